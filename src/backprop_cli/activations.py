@@ -1,0 +1,97 @@
+"""Element-wise activations: forward/backward pairs and a name -> pair table.
+
+Every backward has the signature (dA, Z, A) -> dZ = dA * σ'(Z), and says which cached value
+it uses: sigmoid and tanh need only their output A, the ReLU family only its input Z.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable
+
+import numpy as np
+
+
+def sigmoid_forward(Z: np.ndarray) -> np.ndarray:
+    """Logistic function, written via tanh so that no exp overflows for large |Z|.
+
+    Z: (n, k) -> A: (n, k);  A = 1 / (1 + e^-Z) = (1 + tanh(Z/2)) / 2
+    """
+    return 0.5 * np.tanh(0.5 * Z) + 0.5
+
+
+def sigmoid_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """Uses the output A.  dZ = dA * A (1 - A);  σ' peaks at 0.25 (Z = 0)."""
+    return dA * A * (1.0 - A)
+
+
+def tanh_forward(Z: np.ndarray) -> np.ndarray:
+    """Z: (n, k) -> A: (n, k);  A = tanh(Z)"""
+    return np.tanh(Z)
+
+
+def tanh_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """Uses the output A.  dZ = dA * (1 - A²);  tanh' peaks at 1 (Z = 0)."""
+    return dA * (1.0 - A * A)
+
+
+def relu_forward(Z: np.ndarray) -> np.ndarray:
+    """Z: (n, k) -> A: (n, k);  A = max(Z, 0)"""
+    return np.maximum(Z, 0.0)
+
+
+def relu_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """Uses the input Z.  dZ = dA * [Z > 0]  (the kink at 0 gets derivative 0)."""
+    return dA * (Z > 0.0)
+
+
+def leaky_relu_forward(Z: np.ndarray, slope: float = 0.01) -> np.ndarray:
+    """Z: (n, k) -> A: (n, k);  A = Z if Z > 0 else slope Z"""
+    return np.where(Z > 0.0, Z, slope * Z)
+
+
+def leaky_relu_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray, slope: float = 0.01) -> np.ndarray:
+    """Uses the input Z.  dZ = dA if Z > 0 else slope dA."""
+    return np.where(Z > 0.0, dA, slope * dA)
+
+
+def identity_forward(Z: np.ndarray) -> np.ndarray:
+    """A = Z"""
+    return Z
+
+
+def identity_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """dZ = dA"""
+    return dA
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A named forward/backward pair; `uses` says which cached value backward reads."""
+
+    name: str
+    forward: Callable[[np.ndarray], np.ndarray]
+    backward: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+    uses: str
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "sigmoid": Activation("sigmoid", sigmoid_forward, sigmoid_backward, "output"),
+    "tanh": Activation("tanh", tanh_forward, tanh_backward, "output"),
+    "relu": Activation("relu", relu_forward, relu_backward, "input"),
+    "leaky_relu": Activation("leaky_relu", leaky_relu_forward, leaky_relu_backward, "input"),
+    "identity": Activation("identity", identity_forward, identity_backward, "output"),
+}
+
+
+def get_activation(name: str, leaky_slope: float = 0.01) -> Activation:
+    """The pair for `name`; leaky_relu gets its slope bound in."""
+    if name == "leaky_relu":
+        return Activation(
+            name,
+            partial(leaky_relu_forward, slope=leaky_slope),
+            partial(leaky_relu_backward, slope=leaky_slope),
+            "input",
+        )
+    return ACTIVATIONS[name]

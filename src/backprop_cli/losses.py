@@ -1,0 +1,31 @@
+"""Losses: the batch-mean value and its gradient w.r.t. the network's output.
+
+The 1/n of the batch mean is applied here, once; layers never divide by n.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def mse_loss(A: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Half squared error, the classic derivation's loss, averaged over samples.
+
+    A, Y: (n, k) -> L: scalar, dA: (n, k);  L = (1/n) Σ ½ (A - Y)²,  dA = (A - Y) / n
+    """
+    diff = A - Y
+    n = A.shape[0]
+    return 0.5 * float(np.vdot(diff, diff)) / n, diff / n
+
+
+def bce_with_sigmoid_loss(Z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Binary cross-entropy of sigmoid(Z), fused with the sigmoid: takes logits, not probabilities.
+
+    Z, Y: (n, k) -> L: scalar, dZ: (n, k)
+    L = (1/n) Σ [log(1 + e^Z) - Y Z]   (= -Y log σ(Z) - (1-Y) log(1-σ(Z)), but never log(0))
+    dZ = (σ(Z) - Y) / n               (the sigmoid's derivative cancels against the log's)
+    """
+    n = Z.shape[0]
+    loss = float(np.sum(np.logaddexp(0.0, Z) - Y * Z)) / n
+    P = 0.5 * np.tanh(0.5 * Z) + 0.5
+    return loss, (P - Y) / n

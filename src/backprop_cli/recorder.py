@@ -1,0 +1,341 @@
+"""Per-epoch gradient statistics, the `.npz` file format, and the run-directory layout.
+
+A run directory `runs/<id>/` holds (all written atomically: temp file, then rename):
+  config.yaml   the resolved config; `bp train` on it gives the same run, bit for bit
+  data.npz      training inputs and targets (DATA_KEYS)
+  params.npz    initial and final parameters, flat (PARAMS_KEYS)
+  log.npz       the gradient log (LOG_KEYS)
+  summary.json  status and final figures (SUMMARY_KEYS)
+Shapes: E epochs run, L weight layers, P parameters, S gradient snapshots, n samples.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from backprop_cli.errors import RunDirError
+
+FORMAT_VERSION = 1
+
+LOG_KEYS: dict[str, tuple[str, str]] = {
+    "format_version": ("()", "int: version of this file format (1)"),
+    "status": ("()", "str: complete | diverged | interrupted"),
+    "statistics_logged": ("()", "bool: false when log.enabled was false (only epoch, loss, accuracy)"),
+    "layer_sizes": ("(L+1,)", "int: units per layer, input first"),
+    "param_offsets": ("(2L+1,)", "int: start of W1, b1, W2, b2, ... in the flat vector, then P; "
+                      "W(l) is row-major (d(l-1), d(l))"),
+    "steps_per_epoch": ("()", "int: optimizer steps per epoch (1 for full batch)"),
+    "vanishing_threshold": ("()", "float: a layer is vanishing when its weight-gradient norm is below"),
+    "exploding_threshold": ("()", "float: a layer is exploding when its weight-gradient norm is above"),
+    "clip_method": ("()", "str: none | norm | value"),
+    "clip_threshold": ("()", "float: the clip threshold (NaN when clip_method is none)"),
+    "epoch": ("(E,)", "int: epoch index, from 0"),
+    "loss": ("(E,)", "float: mean training loss over the epoch's steps, before each step's update"),
+    "accuracy": ("(E,)", "float: fraction of the epoch's samples classified right (output > 0.5)"),
+    "weight_grad_norm": ("(E, L)", "float: ‖dL/dW(l)‖₂, mean over the epoch's steps, before clipping"),
+    "bias_grad_norm": ("(E, L)", "float: ‖dL/db(l)‖₂, likewise"),
+    "grad_abs_max": ("(E,)", "float: max |g| over all parameters and the epoch's steps, before clipping"),
+    "grad_abs_mean": ("(E,)", "float: mean |g| over all parameters, mean over steps, before clipping"),
+    "grad_norm": ("(E,)", "float: global L2 norm of the whole gradient before clipping, mean over steps"),
+    "clip_fraction": ("(E,)", "float: fraction of the epoch's steps at which clipping changed the gradient"),
+    "update_norm": ("(E, L)", "float: ‖θ(l) after the epoch − θ(l) before‖₂ over layer l's W and b"),
+    "vanishing_steps": ("(E, L)", "int: steps of the epoch at which layer l was vanishing"),
+    "exploding_steps": ("(E, L)", "int: steps of the epoch at which layer l was exploding"),
+    "dead_fraction": ("(E, L)", "float: fraction of layer l's units whose δ = dL/dZ was exactly 0 "
+                      "on every sample of the epoch (a dead ReLU)"),
+    "snapshot_epoch": ("(S,)", "int: epochs whose full gradient is stored: 0, every "
+                       "log.snapshot_every, and the last epoch run"),
+    "snapshot_grad": ("(S, P)", "float: the flat gradient (first step of that epoch, before clipping)"),
+}
+STATISTICS_KEYS = ("weight_grad_norm", "bias_grad_norm", "grad_abs_max", "grad_abs_mean", "grad_norm",
+                   "clip_fraction", "update_norm", "vanishing_steps", "exploding_steps", "dead_fraction",
+                   "snapshot_epoch", "snapshot_grad")
+
+DATA_KEYS: dict[str, tuple[str, str]] = {
+    "format_version": ("()", "int: 1"),
+    "X": ("(n, 2)", "float: training inputs, one sample per row"),
+    "y": ("(n, 1)", "float: targets in {0, 1}"),
+}
+
+PARAMS_KEYS: dict[str, tuple[str, str]] = {
+    "format_version": ("()", "int: 1"),
+    "layer_sizes": ("(L+1,)", "int: as in log.npz"),
+    "param_offsets": ("(2L+1,)", "int: as in log.npz"),
+    "initial": ("(P,)", "float: parameters before training"),
+    "final": ("(P,)", "float: parameters after the last finite update"),
+}
+
+SUMMARY_KEYS: dict[str, str] = {
+    "format_version": "int: 1",
+    "run_id": "str: the run directory's name",
+    "status": "str: running (while training) | complete | diverged | interrupted",
+    "message": "str: one line on how the run ended",
+    "epochs_requested": "int: train.epochs",
+    "epochs_run": "int: rows in log.npz",
+    "final_loss": "float: training loss of the final parameters on all the data",
+    "final_accuracy": "float: training accuracy of the final parameters",
+    "final_weight_grad_norms": "list[float]: last logged ‖dL/dW(l)‖ per layer (null when not logged)",
+    "wall_time_s": "float: training time in seconds (the only value that differs between reruns)",
+    "created": "str: ISO time the run started",
+}
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+RUN_FILES = ("config.yaml", "data.npz", "params.npz", "log.npz", "summary.json")
+
+
+class GradientRecorder:
+    """Collects per-step gradient statistics into preallocated per-epoch rows.
+
+    Everything works on the flat gradient (P,) with np.add.reduceat over the layout's
+    segments, so the cost per step is a handful of array calls whatever the depth.
+    """
+
+    def __init__(self, layout, epochs: int, steps_per_epoch: int, log_config, clip_config):
+        L = layout.n_layers
+        self.layout = layout
+        self.enabled = log_config.enabled
+        self.steps_per_epoch = steps_per_epoch
+        self.snapshot_every = log_config.snapshot_every
+        self.vanishing = log_config.vanishing_threshold
+        self.exploding = log_config.exploding_threshold
+        self.clip_method = clip_config.method
+        self.clip_threshold = clip_config.threshold if clip_config.method != "none" else float("nan")
+        self.last_epoch = epochs - 1
+        self.segment_starts = layout.offsets[:-1]
+        self.layer_starts = layout.layer_offsets[:-1]
+        self.rows = {
+            "loss": np.zeros(epochs), "accuracy": np.zeros(epochs),
+        }
+        if self.enabled:
+            self.rows.update({
+                "weight_grad_norm": np.zeros((epochs, L)), "bias_grad_norm": np.zeros((epochs, L)),
+                "grad_abs_max": np.zeros(epochs), "grad_abs_mean": np.zeros(epochs),
+                "grad_norm": np.zeros(epochs), "clip_fraction": np.zeros(epochs),
+                "update_norm": np.zeros((epochs, L)),
+                "vanishing_steps": np.zeros((epochs, L), dtype=np.int64),
+                "exploding_steps": np.zeros((epochs, L), dtype=np.int64),
+                "dead_fraction": np.zeros((epochs, L)),
+            })
+        self.snapshot_epochs: list[int] = []
+        self.snapshots: list[np.ndarray] = []
+        self._epoch_grad = np.zeros(layout.size)
+        self._last_grad = np.zeros(layout.size)
+        self._epoch_start_params = np.zeros(layout.size)
+        self._alive = [np.zeros(d, dtype=bool) for d in layout.layer_sizes[1:]]
+
+    def start_epoch(self, params: np.ndarray) -> None:
+        if self.enabled:
+            np.copyto(self._epoch_start_params, params)
+            for alive in self._alive:
+                alive[:] = False
+
+    def record_step(self, epoch: int, step: int, loss: float, n_correct: int, grad: np.ndarray,
+                    deltas: list[np.ndarray]) -> tuple[float, float]:
+        """Add one step's figures to row `epoch`; returns (global norm, max |g|) before clipping."""
+        self.rows["loss"][epoch] += loss
+        self.rows["accuracy"][epoch] += n_correct
+        if not self.enabled:
+            return float("nan"), float("nan")
+        rows = self.rows
+        squares = np.add.reduceat(grad * grad, self.segment_starts)  # (2L,) per W and b
+        norms = np.sqrt(squares)
+        weight_norms = norms[0::2]
+        grad_norm = float(np.sqrt(squares.sum()))
+        abs_grad = np.abs(grad)
+        abs_max = float(abs_grad.max())
+        rows["weight_grad_norm"][epoch] += weight_norms
+        rows["bias_grad_norm"][epoch] += norms[1::2]
+        rows["grad_norm"][epoch] += grad_norm
+        rows["grad_abs_mean"][epoch] += abs_grad.mean()
+        rows["grad_abs_max"][epoch] = max(rows["grad_abs_max"][epoch], abs_max)
+        rows["vanishing_steps"][epoch] += weight_norms < self.vanishing
+        rows["exploding_steps"][epoch] += weight_norms > self.exploding
+        for alive, delta in zip(self._alive, deltas):
+            alive |= delta.any(axis=0)
+        if step == 0:
+            np.copyto(self._epoch_grad, grad)
+        return grad_norm, abs_max
+
+    def record_clip(self, epoch: int) -> None:
+        self.rows["clip_fraction"][epoch] += 1
+
+    def end_epoch(self, epoch: int, params: np.ndarray, n_seen: int, steps: int, final: bool = False) -> None:
+        """Turn row `epoch`'s sums into means over its `steps` steps and `n_seen` samples,
+        measure the update, keep a snapshot when due (or `final`: the run stops here)."""
+        rows = self.rows
+        rows["loss"][epoch] /= n_seen
+        rows["accuracy"][epoch] /= n_seen
+        if not self.enabled:
+            return
+        if steps > 1:
+            for key in ("weight_grad_norm", "bias_grad_norm", "grad_norm", "grad_abs_mean", "clip_fraction"):
+                rows[key][epoch] /= steps
+        change = params - self._epoch_start_params
+        rows["update_norm"][epoch] = np.sqrt(np.add.reduceat(change * change, self.layer_starts))
+        rows["dead_fraction"][epoch] = [1.0 - alive.mean() for alive in self._alive]
+        if final or epoch % self.snapshot_every == 0 or epoch == self.last_epoch:
+            self.snapshot_epochs.append(epoch)
+            self.snapshots.append(self._epoch_grad.copy())
+        # Swap, not copy: the finished epoch's gradient stays at hand for an interrupted run.
+        self._epoch_grad, self._last_grad = self._last_grad, self._epoch_grad
+
+    def arrays(self, status: str, epochs_run: int) -> dict[str, np.ndarray]:
+        """The log.npz content for the first `epochs_run` rows (LOG_KEYS)."""
+        if self.enabled and epochs_run and (not self.snapshot_epochs or self.snapshot_epochs[-1] < epochs_run - 1):
+            self.snapshot_epochs.append(epochs_run - 1)  # an interrupted run's last finished epoch
+            self.snapshots.append(self._last_grad.copy())
+        out = {
+            "format_version": np.array(FORMAT_VERSION),
+            "status": np.array(status),
+            "statistics_logged": np.array(self.enabled),
+            "layer_sizes": np.array(self.layout.layer_sizes, dtype=np.int64),
+            "param_offsets": self.layout.offsets.copy(),
+            "steps_per_epoch": np.array(self.steps_per_epoch),
+            "vanishing_threshold": np.array(self.vanishing),
+            "exploding_threshold": np.array(self.exploding),
+            "clip_method": np.array(self.clip_method),
+            "clip_threshold": np.array(self.clip_threshold),
+            "epoch": np.arange(epochs_run, dtype=np.int64),
+        }
+        for key, values in self.rows.items():
+            out[key] = values[:epochs_run].copy()
+        if self.enabled:
+            out["snapshot_epoch"] = np.array(self.snapshot_epochs, dtype=np.int64)
+            out["snapshot_grad"] = (np.stack(self.snapshots) if self.snapshots
+                                    else np.zeros((0, self.layout.size)))
+        return out
+
+
+# --- files -----------------------------------------------------------------------------------
+
+def _atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write to a temp file in the same folder, fsync, then rename over `path`."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a run's files are as readable as any other
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    _atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, allow_nan=True) + "\n")
+
+
+def write_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """An uncompressed .npz readable by np.load, with fixed zip timestamps so that the same
+    arrays always give the same bytes (np.savez stamps the current time)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for key, value in arrays.items():
+            entry = io.BytesIO()
+            np.lib.format.write_array(entry, np.asanyarray(value), allow_pickle=False)
+            archive.writestr(zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0)), entry.getvalue())
+    _atomic_write_bytes(path, buffer.getvalue())
+
+
+def read_npz(path: Path, required: dict[str, tuple[str, str]] | tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Load every array of an .npz (allow_pickle=False); a missing, corrupt or newer file,
+    or one lacking a `required` key, is a RunDirError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise RunDirError(f"{path}: missing")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise RunDirError(f"{path}: corrupt or truncated ({type(err).__name__}: {err})") from err
+    version = int(arrays.get("format_version", -1))
+    if version > FORMAT_VERSION:
+        raise RunDirError(f"{path}: format version {version} is newer than this bp reads "
+                          f"({FORMAT_VERSION}); upgrade backprop-cli")
+    missing = [key for key in required if key not in arrays]
+    if missing:
+        raise RunDirError(f"{path}: missing keys {', '.join(missing)}")
+    return arrays
+
+
+def create_run_dir(root: str | Path, name: str, now: datetime | None = None) -> Path:
+    """Make a new, empty `root/<YYYYmmdd-HHMMSS>-<name>[-k]`: sortable by start time, and never
+    an existing folder (mkdir is atomic, so two runs started in the same second both land)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    stem = f"{(now or datetime.now()):%Y%m%d-%H%M%S}-{name}"
+    for attempt in range(1, 10_000):
+        run_dir = root / (stem if attempt == 1 else f"{stem}-{attempt}")
+        try:
+            run_dir.mkdir()
+            return run_dir
+        except FileExistsError:
+            continue
+    raise RunDirError(f"{root}: cannot find a free run id for {stem}")
+
+
+def write_run_files(run_dir: Path, result) -> None:
+    """Write data, params, log and summary of a trainer.TrainResult into `run_dir`.
+    The log goes before the summary: a summary that says 'complete' always has its log."""
+    run_dir = Path(run_dir)
+    write_npz_atomic(run_dir / "data.npz", {"format_version": np.array(FORMAT_VERSION),
+                                            "X": result.X, "y": result.y})
+    write_npz_atomic(run_dir / "params.npz", {
+        "format_version": np.array(FORMAT_VERSION),
+        "layer_sizes": result.log["layer_sizes"], "param_offsets": result.log["param_offsets"],
+        "initial": result.initial_params, "final": result.final_params,
+    })
+    write_npz_atomic(run_dir / "log.npz", result.log)
+    write_json_atomic(run_dir / "summary.json",
+                      {"format_version": FORMAT_VERSION, "run_id": run_dir.name, **result.summary})
+
+
+@dataclass
+class Run:
+    """A run directory read back: every file as written."""
+
+    path: Path
+    config: dict
+    summary: dict
+    log: dict[str, np.ndarray]
+    params: dict[str, np.ndarray]
+    data: dict[str, np.ndarray]
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """Read every file of a run directory; anything missing or corrupt is a RunDirError."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunDirError(f"{run_dir}: not a directory")
+    if not (run_dir / "log.npz").exists() and not (run_dir / "summary.json").exists():
+        raise RunDirError(f"{run_dir}: not a run directory (no log.npz or summary.json)")
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise RunDirError(f"{run_dir}: missing {Path(err.filename).name}") from err
+    except (json.JSONDecodeError, yaml.YAMLError) as err:
+        raise RunDirError(f"{run_dir}: corrupt {type(err).__module__.split('.')[0]} file: {err}") from err
+    log = read_npz(run_dir / "log.npz", ("format_version", "layer_sizes", "param_offsets", "epoch", "loss"))
+    params = read_npz(run_dir / "params.npz", PARAMS_KEYS)
+    data = read_npz(run_dir / "data.npz", DATA_KEYS)
+    return Run(run_dir, config, summary, log, params, data)
