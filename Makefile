@@ -6,7 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= configs/spiral_clip.yaml
 
-.PHONY: setup demo test bench figures clean
+FIGURES := runs/figures
+
+.PHONY: setup demo test bench figures figures-runs figures-gradcheck figures-graph figures-sweep clean
 
 setup: $(STAMP)
 
@@ -21,6 +23,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# `make figures`: every figure and the results table, from scratch, into runs/figures/.
+# One sub-target per part so that each stays small.
+figures: figures-runs figures-gradcheck figures-graph figures-sweep
+	@echo "figures in $(FIGURES)/"
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -11,11 +11,11 @@ import numpy as np
 def mse_loss(A: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
     """Half squared error, the classic derivation's loss, averaged over samples.
 
-    A, Y: (n, k) -> L: scalar, dA: (n, k);  L = (1/n) Σ ½ (A - Y)²,  dA = (A - Y) / n
+    A, Y: (n, k) -> L: scalar (complex when A is: the complex-step check), dA: (n, k);  L = (1/n) Σ ½ (A - Y)²,  dA = (A - Y) / n
     """
     diff = A - Y
     n = A.shape[0]
-    return 0.5 * float(np.vdot(diff, diff)) / n, diff / n
+    return 0.5 * np.sum(diff * diff) / n, diff / n  # not vdot: it conjugates, breaking the complex step
 
 
 def bce_with_sigmoid_loss(Z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -26,6 +26,15 @@ def bce_with_sigmoid_loss(Z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarr
     dZ = (σ(Z) - Y) / n               (the sigmoid's derivative cancels against the log's)
     """
     n = Z.shape[0]
-    loss = float(np.sum(np.logaddexp(0.0, Z) - Y * Z)) / n
+    loss = np.sum(softplus(Z) - Y * Z) / n
     P = 0.5 * np.tanh(0.5 * Z) + 0.5
     return loss, (P - Y) / n
+
+
+def softplus(Z: np.ndarray) -> np.ndarray:
+    """log(1 + e^Z) without overflow: logaddexp for real Z; for complex Z (the complex-step
+    derivative, |Im Z| tiny) the same identity max(Re Z, 0) + log(1 + e^-|Z|) written with log/exp."""
+    if not np.iscomplexobj(Z):
+        return np.logaddexp(0.0, Z)
+    shift = np.maximum(Z.real, 0.0)
+    return shift + np.log(np.exp(-shift) + np.exp(Z - shift))
