@@ -62,11 +62,11 @@ def train(
                            stats=f"loss {p.loss:.4f}  acc {p.accuracy:6.1%}  |g| {p.grad_norm:.2e}")
             run_dir, result = train_to_dir(run_config, runs_dir, show)
         console.print(_summary_table(result))
-        console.print(_summary_line(run_dir, result), highlight=False)
+        console.print(_summary_line(run_dir, result), highlight=False, soft_wrap=True)
     if result.status != "complete":
         err_console.print(f"{result.status}: {result.summary['message']} ({run_dir})", markup=False)
     else:
-        print(run_dir) if quiet else console.print(f"next: [bold]bp plot {run_dir}[/bold]")
+        print(run_dir) if quiet else console.print(f"next: [bold]bp plot {run_dir}[/bold]", soft_wrap=True)
     if result.status == "diverged":
         raise typer.Exit(EXIT_DIVERGED)
     if result.status == "interrupted":

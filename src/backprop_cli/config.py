@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from backprop_cli.errors import ConfigError
@@ -107,7 +109,17 @@ class Adam(Strict):
     eps: PositiveFloat = 1e-8
 
 
-OptimizerConfig = Annotated[Union[SGD, Momentum, RMSProp, Adam], Field(discriminator="name")]
+def _optimizer_name(value: Any) -> Any:
+    """The union's tag: the `name` key, sgd when left out."""
+    return value.get("name", "sgd") if isinstance(value, dict) else getattr(value, "name", None)
+
+
+OptimizerConfig = Annotated[
+    Union[Annotated[SGD, Tag("sgd")], Annotated[Momentum, Tag("momentum")],
+          Annotated[RMSProp, Tag("rmsprop")], Annotated[Adam, Tag("adam")]],
+    Discriminator(_optimizer_name, custom_error_type="optimizer_name",
+                  custom_error_message="name must be one of sgd, momentum, rmsprop, adam"),
+]
 OPTIMIZER_NAMES = ("sgd", "momentum", "rmsprop", "adam")
 
 
@@ -249,7 +261,10 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
     raw = read_yaml(path)
     if not isinstance(raw, dict):
         validate_config(raw, str(path))
-    raw = apply_overrides(raw, overrides or [])
+    try:
+        raw = apply_overrides(raw, overrides or [])
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from err
     raw.setdefault("name", re.sub(r"[^A-Za-z0-9_.-]", "_", Path(path).stem)[:64] or "run")
     return validate_config(raw, str(path))
 

@@ -169,7 +169,8 @@ class GradientRecorder:
         return grad_norm, abs_max
 
     def record_clip(self, epoch: int) -> None:
-        self.rows["clip_fraction"][epoch] += 1
+        if self.enabled:
+            self.rows["clip_fraction"][epoch] += 1
 
     def end_epoch(self, epoch: int, params: np.ndarray, n_seen: int, steps: int, final: bool = False) -> None:
         """Turn row `epoch`'s sums into means over its `steps` steps and `n_seen` samples,

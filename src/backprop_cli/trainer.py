@@ -120,8 +120,9 @@ def train(config: RunConfig, progress: Callable[[Progress], None] | None = None,
         status = "interrupted"
         message = f"interrupted after {epochs_run} of {epochs} epochs; the finished epochs are saved"
     log = recorder.arrays(status, epochs_run)
-    final_output = mlp.predict(params, X)
-    final_loss = mlp.loss_value(params, X, y)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged run's last finite params may be huge
+        final_output = mlp.predict(params, X)
+        final_loss = float(mlp.loss_value(params, X, y))
     final_accuracy = float(np.mean((final_output > 0.5) == positive))
     last_norms = (log["weight_grad_norm"][-1].tolist()
                   if recorder.enabled and epochs_run else None)
