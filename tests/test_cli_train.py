@@ -117,6 +117,8 @@ def test_diverged_run_exits_1_and_keeps_its_files(tmp_path, write_config):
     assert run.summary["status"] == "diverged" and str(run.log["status"]) == "diverged"
     assert len(run.log["loss"]) == run.summary["epochs_run"] > 0
     assert np.all(np.isfinite(run.params["final"]))
+    text = (only_run(tmp_path / "runs") / "summary.json").read_text()
+    assert "Infinity" not in text and "NaN" not in text  # strict JSON
 
 
 def test_schema_is_json_schema():
