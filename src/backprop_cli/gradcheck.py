@@ -1,0 +1,689 @@
+"""Gradient checking: analytic gradients against numerical ones, component by component.
+
+Numerical derivatives: central differences (f(x+ε) − f(x−ε)) / 2ε, or the complex step
+Im f(x + ih) / h, which has no subtractive cancellation and reaches machine precision on smooth
+functions. Two relative errors, each with its own tolerance:
+  element-wise  max_j |a_j − n_j| / max(|a_j| + |n_j|, tiny)   (dominated by the tiniest entries)
+  norm-wise     ‖a − n‖ / max(‖a‖ + ‖n‖, tiny)                 (dominated by the largest entries)
+ReLU-like kinks: an entry whose ±ε nudge moves a pre-activation across 0 is checked with a
+one-sided difference on the side that stays put, and reported apart; if both sides cross, it is
+skipped and counted. The full-MLP check reuses the unchanged prefix of the forward pass: a nudge to
+W(l)[r, c] or b(l)[c] changes only column c of Z(l) and nothing before layer l.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from backprop_cli.activations import Activation, get_activation
+from backprop_cli.datasets import make_dataset
+from backprop_cli.errors import ConfigError
+from backprop_cli.layers import linear_backward, linear_forward
+from backprop_cli.losses import bce_with_sigmoid_loss, mse_loss, softplus
+from backprop_cli.network import MLP, init_params
+
+TINY = np.finfo(np.float64).tiny
+DEFAULT_EPS = 1e-5
+DEFAULT_COMPLEX_STEP = 1e-20
+KINKED = ("relu", "leaky_relu")
+# (element-wise, norm-wise) tolerances per method: see the README's gradcheck section for the
+# measured errors they sit above (correct code) and below (every deliberately broken backward).
+Tolerances = dict[str, tuple[float, float]]
+TOLERANCES: Tolerances = {"central": (1e-5, 1e-8), "complex": (1e-10, 1e-13)}
+# What `bp gradcheck` checks when it is given no config: the spiral network of the targets.
+BUILTIN_NETWORK = {
+    "name": "builtin",
+    "data": {"kind": "spiral", "n_samples": 200},
+    "model": {"layer_sizes": [2, 16, 16, 1], "activation": "tanh", "output_activation": "sigmoid"},
+    "train": {"loss": "bce"},
+}
+_CHUNK_ENTRIES = 1 << 16  # perturbed entries per batch: small enough to stay in cache (measured best)
+
+
+# --- numerical derivatives and errors ---------------------------------------------------------
+
+def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = DEFAULT_EPS) -> np.ndarray:
+    """Central differences of a scalar f at x (any shape), float64.
+
+    grad_j = (f(x + ε e_j) − f(x − ε e_j)) / (x_j⁺ − x_j⁻), the denominator being the step
+    actually taken in floating point (≈ 2ε).
+    """
+    x = np.array(x, dtype=np.float64)
+    grad = np.empty_like(x)
+    for index in np.ndindex(x.shape):
+        grad[index] = _central(f, x, index, eps)
+    return grad
+
+
+def complex_step_gradient(f: Callable[[np.ndarray], complex], x: np.ndarray,
+                          h: float = DEFAULT_COMPLEX_STEP) -> np.ndarray:
+    """Complex-step derivative of a real-analytic scalar f at x (any shape).
+
+    grad_j = Im f(x + i h e_j) / h   (f must not conjugate: no np.vdot, no abs)
+    """
+    x = np.array(x, dtype=np.complex128)
+    grad = np.empty(x.shape)
+    for index in np.ndindex(x.shape):
+        x[index] += 1j * h
+        grad[index] = np.imag(f(x)) / h
+        x[index] -= 1j * h
+    return grad
+
+
+def _central(f, x: np.ndarray, index, eps: float) -> float:
+    old = x[index]
+    x[index] = old + eps
+    plus, upper = f(x), x[index]
+    x[index] = old - eps
+    minus, lower = f(x), x[index]
+    x[index] = old
+    return (plus - minus) / (upper - lower)
+
+
+def one_sided_derivative(f: Callable[[np.ndarray], float], x: np.ndarray, index, side: int,
+                         eps: float = DEFAULT_EPS) -> float:
+    """Second-order one-sided difference along +e_j (side 1) or −e_j (side −1), for kinks.
+
+    f'(x) ≈ s (−3 f(x) + 4 f(x + s ε) − f(x + 2 s ε)) / 2ε   (error O(ε²), like central)
+    """
+    x = np.array(x, dtype=np.float64)
+    old = x[index]
+    values = []
+    for k in (0, 1, 2):
+        x[index] = old + side * k * eps
+        values.append(f(x))
+    return side * (-3.0 * values[0] + 4.0 * values[1] - values[2]) / (2.0 * eps)
+
+
+def round_off(value: float, eps: float) -> float:
+    """Round-off bound of a central difference of a function whose value is `value`:
+    10 ε_mach |f| / ε (each f carries about ε_mach |f| of error, divided by the step)."""
+    return 10.0 * np.finfo(np.float64).eps * abs(float(np.real(value))) / eps
+
+
+def relative_errors(analytic: np.ndarray, numerical: np.ndarray) -> tuple[float, float]:
+    """(element-wise max, norm-wise) relative error of two same-shape arrays.
+
+    max_j |a_j − n_j| / max(|a_j| + |n_j|, tiny);   ‖a − n‖ / max(‖a‖ + ‖n‖, tiny)
+    """
+    a, n = np.asarray(analytic, dtype=np.float64), np.asarray(numerical, dtype=np.float64)
+    if a.size == 0:
+        return 0.0, 0.0
+    diff = np.abs(a - n)
+    elementwise = float(np.max(diff / np.maximum(np.abs(a) + np.abs(n), TINY)))
+    normwise = float(np.linalg.norm(diff) / max(np.linalg.norm(a) + np.linalg.norm(n), TINY))
+    return elementwise, normwise
+
+
+# --- results ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One component's check: its errors, tolerances, and the deciding entry by name.
+
+    `elementwise` is the plain element-wise error, except that an analytic exact 0 (a dead unit)
+    against a numerical value within round-off counts as a match; `judged` also leaves out the
+    entries above tolerance whose |a − n| is within the difference quotient's round-off,
+    10 ε_mach |f| / ε: tiny entries that no ε resolves better. `round_off` counts both kinds.
+    """
+
+    component: str
+    method: str
+    elementwise: float
+    normwise: float
+    elementwise_tolerance: float
+    normwise_tolerance: float
+    worst: str
+    worst_analytic: float
+    worst_numerical: float
+    checked: int
+    judged: float = 0.0
+    kinks: int = 0
+    kink_error: float = 0.0
+    skipped: list[str] = field(default_factory=list)
+    round_off: int = 0
+    round_off_atol: float = 0.0
+    note: str = ""
+
+    @property
+    def passed(self) -> bool:
+        """Something was checked and both errors are within tolerance (NaN fails); kink entries
+        count in both. A check whose every entry was skipped has not passed."""
+        return bool(self.checked and self.judged <= self.elementwise_tolerance
+                    and self.normwise <= self.normwise_tolerance)
+
+    @property
+    def verdict(self) -> str:
+        """PASS, FAIL, or SKIP when every entry was skipped (which does not pass)."""
+        return "SKIP" if not self.checked and not self.note else ("PASS" if self.passed else "FAIL")
+
+    def worst_entry(self) -> str:
+        """'W2[3, 0]: analytic 0.0012, numerical -0.0012, error 1' or the note when shapes differ."""
+        if self.note.startswith("shape"):
+            return self.note
+        a, n = self.worst_analytic, self.worst_numerical
+        error = abs(a - n) / max(abs(a) + abs(n), TINY)
+        return f"{self.worst}: analytic {a:.6g}, numerical {n:.6g}, error {error:.2g}"
+
+
+def compare(component: str, analytic: np.ndarray, numerical: np.ndarray, *, method: str = "central",
+            names: Callable[[int], str] | None = None, tolerances: Tolerances | None = None,
+            kink_mask: np.ndarray | None = None, skipped: np.ndarray | None = None,
+            round_off_atol: float = 0.0) -> CheckResult:
+    """Build a CheckResult from analytic and numerical arrays of the same shape.
+
+    names(j) names flat entry j (default: its index in the array's shape). Entries in `skipped`
+    (bool, same shape) are left out of both errors; `kink_mask` marks entries checked one-sided.
+    An analytic exact 0 with |n| ≤ round_off_atol has error 0; an entry above the element-wise
+    tolerance with |a − n| ≤ round_off_atol does not decide the verdict (both are counted in
+    `round_off`). The named entry is the worst one that does.
+    """
+    tol = (tolerances or TOLERANCES)["complex" if method == "complex" else "central"]
+    analytic, numerical = np.asarray(analytic, dtype=np.float64), np.asarray(numerical, dtype=np.float64)
+    if analytic.shape != numerical.shape:
+        return CheckResult(component, method, np.inf, np.inf, *tol, "", np.nan, np.nan, 0, np.inf,
+                           note=f"shape: analytic {analytic.shape} != parameter {numerical.shape}")
+    shape = analytic.shape
+    names = names or (lambda j: f"[{', '.join(str(int(i)) for i in np.unravel_index(j, shape))}]")
+    keep = ~skipped.ravel() if skipped is not None else np.ones(analytic.size, dtype=bool)
+    a, n = analytic.ravel()[keep], numerical.ravel()[keep]
+    normwise = relative_errors(a, n)[1]
+    errors = np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), TINY)
+    # A structural zero (a dead unit) against round-off noise is a match, not an error of 1.
+    zeros = (a == 0.0) & (n != 0.0) & (np.abs(n) <= round_off_atol)
+    errors[zeros] = 0.0
+    elementwise = float(errors.max()) if a.size else 0.0
+    explained = zeros | ((errors > tol[0]) & (np.abs(a - n) <= round_off_atol))
+    judged = np.where(explained, 0.0, errors)
+    worst = int(np.flatnonzero(keep)[np.argmax(judged)]) if a.size else 0
+    kinks = kink_mask.ravel()[keep] if kink_mask is not None else np.zeros(a.size, dtype=bool)
+    return CheckResult(component, method, elementwise, normwise, *tol, names(worst),
+                       float(analytic.ravel()[worst]), float(numerical.ravel()[worst]), int(a.size),
+                       float(judged.max()) if a.size else 0.0, int(kinks.sum()),
+                       float(judged[kinks].max()) if kinks.any() else 0.0,
+                       [names(int(j)) for j in np.flatnonzero(~keep)], int(explained.sum()), round_off_atol)
+
+
+def check_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, analytic: np.ndarray, *,
+                   component: str = "f", eps: float = DEFAULT_EPS, method: str = "central",
+                   kink_sides: np.ndarray | None = None, names: Callable[[int], str] | None = None,
+                   tolerances: Tolerances | None = None) -> CheckResult:
+    """Check an analytic gradient of any scalar f at x against a numerical one.
+
+    method: central (step eps) or complex (step eps, e.g. 1e-20; f must accept complex x).
+    kink_sides (int, shape of x): 0 central; +1 / −1 a one-sided difference towards + / −,
+    for entries whose central nudge would cross a kink.
+    """
+    x = np.array(x, dtype=np.float64)
+    if method == "complex":
+        numerical = complex_step_gradient(f, x, eps)
+    else:
+        numerical = numerical_gradient(f, x, eps)
+    kink_mask = None
+    if kink_sides is not None and np.any(kink_sides):
+        kink_mask = kink_sides != 0
+        for index in zip(*np.nonzero(kink_mask)):
+            numerical[index] = one_sided_derivative(f, x, index, int(kink_sides[index]), eps)
+    atol = 0.0 if method == "complex" else round_off(f(x), eps)
+    return compare(component, analytic, numerical, method=method, names=names, tolerances=tolerances,
+                   kink_mask=kink_mask, round_off_atol=atol)
+
+
+# --- components -------------------------------------------------------------------------------
+
+def activation_kink_sides(activation: Activation, Z: np.ndarray, eps: float) -> np.ndarray | None:
+    """For ReLU-like activations, the side (+1 / −1) each entry within ε of the kink at 0 is
+    checked on: the side its backward's convention (Z > 0) takes; None for smooth activations."""
+    if activation.name not in KINKED:
+        return None
+    return np.where(np.abs(Z) <= eps, np.where(Z > 0, 1, -1), 0)
+
+
+def check_activation(activation: Activation, Z: np.ndarray, G: np.ndarray, *, eps: float = DEFAULT_EPS,
+                     method: str = "central", complex_step: float = DEFAULT_COMPLEX_STEP,
+                     tolerances: Tolerances | None = None) -> CheckResult:
+    """Check activation.backward through f(Z) = Σ G ⊙ σ(Z), whose gradient is backward(G, Z, σ(Z)).
+
+    Z, G: (n, k). ReLU-like activations always use central differences (the complex step needs
+    an analytic function) with one-sided ones at entries within ε of the kink.
+    """
+    smooth = activation.name not in KINKED
+    method = method if smooth else "central"
+    step = eps if method == "central" else complex_step
+    analytic = activation.backward(G, Z, activation.forward(Z))
+    return check_gradient(lambda Z_: np.sum(G * activation.forward(Z_)), Z, analytic, component=activation.name,
+                          eps=step, method=method, kink_sides=activation_kink_sides(activation, Z, step),
+                          tolerances=tolerances)
+
+
+def check_linear(X: np.ndarray, W: np.ndarray, b: np.ndarray, G: np.ndarray, *, eps: float = DEFAULT_EPS,
+                 method: str = "central", complex_step: float = DEFAULT_COMPLEX_STEP,
+                 tolerances: Tolerances | None = None,
+                 forward=linear_forward, backward=linear_backward) -> list[CheckResult]:
+    """Check the linear layer's dW, db and dX through f = Σ G ⊙ (X W + b).
+
+    X: (n, d_in), W: (d_in, d_out), b: (d_out,), G: (n, d_out). Returns the W, b, X results.
+    `forward` / `backward` default to layers.linear_forward / linear_backward.
+    """
+    step = eps if method == "central" else complex_step
+    _, cache = forward(X, W, b)
+    dX, dW, db = backward(G, cache)
+    cases = (("linear W", W, dW, lambda W_: forward(X, W_, b)[0]),
+             ("linear b", b, db, lambda b_: forward(X, W, b_)[0]),
+             ("linear X", X, dX, lambda X_: forward(X_, W, b)[0]))
+    return [check_gradient(lambda v, out=out: np.sum(G * out(v)), value, grad, component=name, eps=step,
+                           method=method, tolerances=tolerances)
+            for name, value, grad, out in cases]
+
+
+def check_loss(name: str, loss: Callable, A: np.ndarray, Y: np.ndarray, *, eps: float = DEFAULT_EPS,
+               method: str = "central", complex_step: float = DEFAULT_COMPLEX_STEP,
+               tolerances: Tolerances | None = None) -> CheckResult:
+    """Check a loss's gradient w.r.t. its input: loss(A, Y) -> (L, dA). A, Y: (n, k)."""
+    step = eps if method == "central" else complex_step
+    return check_gradient(lambda A_: loss(A_, Y)[0], A, loss(A, Y)[1], component=name, eps=step,
+                          method=method, tolerances=tolerances)
+
+
+@dataclass(frozen=True)
+class ComponentInputs:
+    """Random inputs for the single-component checks (drawn once, reused across ε)."""
+
+    Z: np.ndarray   # (8, 6) pre-activations, with entries at and within ε of 0 for the kinks
+    G: np.ndarray   # (8, 6) upstream gradient
+    X: np.ndarray   # (8, 5) linear input
+    W: np.ndarray   # (5, 6)
+    b: np.ndarray   # (6,)
+    A: np.ndarray   # (8, 6) loss input (output, or logits for bce), away from 0
+    Y: np.ndarray   # (8, 6) targets in {0, 1}
+
+
+def component_inputs(rng: np.random.Generator) -> ComponentInputs:
+    """Z, A ~ N(0, 1.5²), Z with three entries placed at the kink (0, ±3e-6); G, X, W, b ~ N(0, 1)."""
+    Z = rng.normal(0.0, 1.5, size=(8, 6))
+    Z.flat[:3] = [0.0, 3e-6, -3e-6]
+    return ComponentInputs(Z, rng.normal(size=(8, 6)), rng.normal(size=(8, 5)), rng.normal(size=(5, 6)),
+                           rng.normal(size=6), rng.normal(0.0, 1.5, size=(8, 6)),
+                           rng.integers(0, 2, size=(8, 6)).astype(np.float64))
+
+
+def check_single_components(inputs: ComponentInputs, *, eps: float = DEFAULT_EPS, method: str = "central",
+                            complex_step: float = DEFAULT_COMPLEX_STEP, leaky_slope: float = 0.01,
+                            tolerances: Tolerances | None = None) -> list[CheckResult]:
+    """Every activation, the linear layer (W, b, X) and both losses, on `inputs`."""
+    options = {"eps": eps, "method": method, "complex_step": complex_step, "tolerances": tolerances}
+    results = [check_activation(get_activation(name, leaky_slope), inputs.Z, inputs.G, **options)
+               for name in ("sigmoid", "tanh", "relu", "leaky_relu", "identity")]
+    results += check_linear(inputs.X, inputs.W, inputs.b, inputs.G, **options)
+    results.append(check_loss("mse", mse_loss, inputs.A, inputs.Y, **options))
+    results.append(check_loss("bce+sigmoid", bce_with_sigmoid_loss, inputs.A, inputs.Y, **options))
+    return results
+
+
+# --- the full MLP -----------------------------------------------------------------------------
+
+def _entry_losses(mlp: MLP, Z: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Per-entry terms ℓ of the network's loss L = (1/n) Σ ℓ, from the output logits Z.
+
+    bce: ℓ = softplus(Z) − Y Z;  mse: ℓ = ½ (σ(Z) − Y)². For real Z, softplus is written
+    max(Z, 0) + log1p(e^−|Z|), five times faster than np.logaddexp; _base_pass checks these
+    terms against the network's own loss on every call.
+    """
+    if mlp.loss == "bce":
+        if np.iscomplexobj(Z):
+            return softplus(Z) - Y * Z
+        return np.maximum(Z, 0.0) + np.log1p(np.exp(-np.abs(Z))) - Y * Z
+    diff = mlp.output.forward(Z) - Y
+    return 0.5 * diff * diff
+
+
+def _hidden_signs(mlp: MLP, caches) -> np.ndarray | None:
+    """The pattern Z(l) > 0 of every hidden layer, concatenated; None for smooth activations."""
+    if mlp.hidden.name not in KINKED:
+        return None
+    return np.concatenate([cache.Z.ravel() > 0 for cache in caches[:-1]])
+
+
+@dataclass(frozen=True)
+class _BasePass:
+    """The unperturbed forward pass, transposed to (features, samples) and contiguous, so that
+    the long sample axis is innermost in every batched operation."""
+
+    weights: list
+    ZT: list         # Z(l)ᵀ: (d(l), n) per layer
+    AT: list         # A(l−1)ᵀ: (d(l−1), n) per layer, the layer's input (A(0) = X)
+    YT: np.ndarray   # (d(L), n)
+    loss_terms: np.ndarray  # (d(L), n): ℓ at the output
+    loss: float
+    grad: np.ndarray  # (P,) the analytic gradient under test
+
+
+def _base_pass(mlp: MLP, params: np.ndarray, X: np.ndarray, Y: np.ndarray) -> _BasePass:
+    """One forward and backward pass (the analytic gradient), kept transposed for the checks."""
+    weights = mlp.layout.views(params)
+    _, caches = mlp.forward(weights, X)
+    grad = np.zeros_like(params)
+    loss, _ = mlp.backward(caches, Y, mlp.layout.views(grad))
+    ZT = [np.ascontiguousarray(cache.Z.T) for cache in caches]
+    AT = [np.ascontiguousarray(X.T)] + [np.ascontiguousarray(cache.A.T) for cache in caches[:-1]]
+    YT = np.ascontiguousarray(Y.T)
+    terms = _entry_losses(mlp, ZT[-1], YT)
+    if abs(terms.sum() / len(X) - loss) > 1e-12 * abs(loss):
+        raise RuntimeError("gradcheck's per-entry loss disagrees with the network's loss")
+    return _BasePass(weights, ZT, AT, YT, terms, float(loss), grad)
+
+
+def layered_loss_changes(mlp: MLP, params: np.ndarray, X: np.ndarray, Y: np.ndarray,
+                         steps: Sequence[complex]) -> tuple[np.ndarray, np.ndarray]:
+    """L(θ + s e_j) − L(θ) for every parameter j and step s, reusing the forward prefix.
+
+    params: (P,), steps: (S,) real or imaginary -> changes: (S, P), crossed: (S, P) bool, true
+    where the nudge flips the sign of a hidden ReLU-like pre-activation. A nudge to W(l)[r, c]
+    adds s A(l−1)[:, r] to Z(l)[:, c] (b(l)[c]: adds s); layer l+1 then gets a rank-1 update and
+    the layers after it a batched forward pass. The change is summed entry by entry, (ℓ' − ℓ),
+    so it never cancels against the whole loss.
+    """
+    return _layered_loss_changes(mlp, _base_pass(mlp, params, X, Y), steps)
+
+
+def _layered_loss_changes(mlp: MLP, base: _BasePass, steps: Sequence[complex]) -> tuple[np.ndarray, np.ndarray]:
+    steps = np.asarray(steps)
+    changes = np.zeros((len(steps), mlp.layout.size), dtype=steps.dtype)
+    crossed = np.zeros((len(steps), mlp.layout.size), dtype=bool)
+    offsets = mlp.layout.offsets
+    for layer in range(mlp.layout.n_layers):
+        change, cross = _layer_loss_changes(mlp, base, layer, steps)
+        w0, b0, b1 = offsets[2 * layer: 2 * layer + 3]
+        d_in = len(base.AT[layer])
+        for target, values in ((changes, change), (crossed, cross)):
+            target[:, w0:b0] = values[:, :d_in].reshape(len(steps), -1)
+            target[:, b0:b1] = values[:, d_in]
+    return changes, crossed
+
+
+def _layer_loss_changes(mlp: MLP, base: _BasePass, layer: int, steps: np.ndarray):
+    """layered_loss_changes for one layer's parameters: (S, d_in + 1, d_out) each (row d_in is b)."""
+    last = mlp.layout.n_layers - 1
+    n = base.YT.shape[1]
+    U = np.vstack([base.AT[layer], np.ones((1, n))])  # (R, n): how W[r, c] (and b[c]) move Z[:, c]
+    ZT = base.ZT[layer]
+    d_out = len(ZT)
+    widest = max(mlp.layout.layer_sizes[layer + 1:])
+    chunk = max(1, _CHUNK_ENTRIES // (len(steps) * len(U) * n * widest))
+    change = np.zeros((len(steps), len(U), d_out), dtype=steps.dtype)
+    crossed = np.zeros((len(steps), len(U), d_out), dtype=bool)
+    for start in range(0, d_out, chunk):
+        cols = slice(start, min(start + chunk, d_out))
+        Zc = steps[:, None, None, None] * U[None, :, None, :]  # (S, R, C, n)
+        Zc = Zc + ZT[cols]
+        if layer == last:
+            change[:, :, cols] = _loss_change(mlp, base, Zc, cols)
+            continue
+        dA = mlp.hidden.forward(Zc) - base.AT[layer + 1][cols]
+        Z_next = dA[..., None, :] * base.weights[layer + 1][0][cols][:, :, None]  # (S, R, C, d, n)
+        Z_next += base.ZT[layer + 1]
+        change[:, :, cols], more = _forward_rest(mlp, base, layer + 1, Z_next)
+        crossed[:, :, cols] = _flips(mlp, Zc, ZT[cols], axes=(-1,)) | more
+    return change, crossed
+
+
+def _forward_rest(mlp: MLP, base: _BasePass, layer: int, Z: np.ndarray):
+    """From a batch of perturbed Z(layer)ᵀ (..., d, n) to loss changes (...) and kink flags (...)."""
+    last = mlp.layout.n_layers - 1
+    crossed = np.zeros(Z.shape[:-2], dtype=bool)
+    while layer < last:
+        crossed |= _flips(mlp, Z, base.ZT[layer], axes=(-2, -1))
+        W, b = base.weights[layer + 1]
+        Z = W.T @ mlp.hidden.forward(Z) + b[:, None]
+        layer += 1
+    return _loss_change(mlp, base, Z, slice(None)).sum(axis=-1), crossed
+
+
+def _loss_change(mlp: MLP, base: _BasePass, Z: np.ndarray, cols: slice) -> np.ndarray:
+    """Σ_samples (ℓ(Z') − ℓ(Z)) / n for perturbed output logits Zᵀ (..., C, n) -> (..., C)."""
+    terms = _entry_losses(mlp, Z, base.YT[cols])
+    terms -= base.loss_terms[cols]
+    return terms.sum(axis=-1) / Z.shape[-1]
+
+
+def _flips(mlp: MLP, Z: np.ndarray, Z_base: np.ndarray, axes) -> np.ndarray | bool:
+    """Whether a ReLU-like hidden layer's pattern Z > 0 changed, reduced over `axes`."""
+    if mlp.hidden.name not in KINKED or np.iscomplexobj(Z):
+        return np.zeros(Z.shape[:Z.ndim - len(axes)], dtype=bool)
+    return ((Z > 0) != (Z_base > 0)).any(axis=axes)
+
+
+def _derivative_along(mlp: MLP, params: np.ndarray, X: np.ndarray, Y: np.ndarray, u: np.ndarray,
+                      eps: float) -> tuple[float, str]:
+    """d/dt L(θ + t u) at t = 0 -> (value, how): 'central'; 'one-sided' when the +ε or −ε nudge
+    flips a hidden ReLU-like unit (the other side, and its 2ε point, must not); 'skipped' else."""
+    def loss(t: float) -> float:
+        return mlp.loss_value(params + t * u, X, Y)
+
+    def signs(t: float) -> np.ndarray:
+        return _hidden_signs(mlp, mlp.forward(mlp.layout.views(params + t * u), X)[1])
+
+    def flips(t: float) -> bool:
+        return bool(np.any(signs(t) != base))
+
+    if mlp.hidden.name not in KINKED:
+        return (loss(eps) - loss(-eps)) / (2.0 * eps), "central"
+    base = signs(0.0)
+    plus, minus = flips(eps), flips(-eps)
+    if not (plus or minus):
+        return (loss(eps) - loss(-eps)) / (2.0 * eps), "central"
+    side = -1 if plus else 1
+    if (plus and minus) or flips(2 * side * eps):
+        return float("nan"), "skipped"
+    return one_sided_derivative(lambda t: loss(float(t[0])), np.zeros(1), 0, side, eps), "one-sided"
+
+
+def describe_problem(config) -> str:
+    """'[2, 16, 16, 1] tanh, bce, 200 spiral points' for tables and figure titles."""
+    n = len(gradcheck_problem(config)[2])
+    return f"{config.model.layer_sizes} {config.model.activation}, {config.train.loss}, {n} {config.data.kind} points"
+
+
+def check_mlp(mlp: MLP, params: np.ndarray, X: np.ndarray, Y: np.ndarray, eps: float = DEFAULT_EPS,
+              tolerances: Tolerances | None = None) -> CheckResult:
+    """Every parameter of the MLP by central differences, reusing the forward prefix per layer.
+
+    params: (P,), X: (n, d0), Y: (n, d(L)). Entries next to a ReLU kink: one-sided or skipped.
+    """
+    base = _base_pass(mlp, params, X, Y)
+    analytic = base.grad
+    changes, crossed = _layered_loss_changes(mlp, base, [eps, -eps])
+    numerical = (changes[0] - changes[1]) / (2.0 * eps)
+    kinks = crossed.any(axis=0)
+    skipped = np.zeros(mlp.layout.size, dtype=bool)
+    for j in np.flatnonzero(kinks):
+        numerical[j], how = _derivative_along(mlp, params, X, Y, np.eye(1, mlp.layout.size, j)[0], eps)
+        skipped[j] = how == "skipped"
+    return compare("MLP", analytic, numerical, names=mlp.layout.describe, tolerances=tolerances,
+                   kink_mask=kinks & ~skipped, skipped=skipped, round_off_atol=round_off(base.loss, eps))
+
+
+def _require_smooth(mlp: MLP) -> None:
+    if mlp.hidden.name in KINKED:
+        raise ConfigError(f"--method complex needs a smooth network: model.activation {mlp.hidden.name} "
+                          "has a kink at 0 (use tanh or sigmoid, or --method central)")
+
+
+def check_mlp_complex(mlp: MLP, params: np.ndarray, X: np.ndarray, Y: np.ndarray,
+                      h: float = DEFAULT_COMPLEX_STEP,
+                      tolerances: Tolerances | None = None) -> CheckResult:
+    """Every parameter by the complex step Im L(θ + i h e_j) / h, reusing the forward prefix.
+
+    Smooth hidden activations only (a ConfigError for relu and leaky_relu).
+    """
+    _require_smooth(mlp)
+    base = _base_pass(mlp, params, X, Y)
+    changes, _ = _layered_loss_changes(mlp, base, [1j * h])
+    return compare("MLP", base.grad, changes[0].imag / h, method="complex",
+                   names=mlp.layout.describe, tolerances=tolerances)
+
+
+def batched_loss_changes(mlp: MLP, params: np.ndarray, X: np.ndarray, Y: np.ndarray,
+                         thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """L(θ_k) − L(params) for a batch of parameter vectors in one batched forward pass.
+
+    thetas: (K, P) real or complex -> changes: (K,), crossed: (K,) bool (a hidden ReLU-like
+    pre-activation changed sign against the unperturbed pass). Summed entry by entry, (ℓ' − ℓ).
+    """
+    return _batched_loss_changes(mlp, _base_pass(mlp, params, X, Y), thetas)
+
+
+def _batched_loss_changes(mlp: MLP, base: _BasePass, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    crossed = np.zeros(len(thetas), dtype=bool)
+    Z = None
+    for layer in range(mlp.layout.n_layers):
+        w0, b0, b1 = mlp.layout.offsets[2 * layer: 2 * layer + 3]
+        WT = thetas[:, w0:b0].reshape(len(thetas), -1, b1 - b0).swapaxes(1, 2)  # (K, d_out, d_in)
+        A = base.AT[0] if layer == 0 else mlp.hidden.forward(Z)
+        Z = WT @ A  # (K, d_out, n)
+        Z += thetas[:, b0:b1, None]
+        if layer < mlp.layout.n_layers - 1:
+            crossed |= _flips(mlp, Z, base.ZT[layer], axes=(-2, -1))
+    return _loss_change(mlp, base, Z, slice(None)).sum(axis=-1), crossed
+
+
+def check_mlp_directional(mlp: MLP, params: np.ndarray, X: np.ndarray, Y: np.ndarray, *,
+                          eps: float = DEFAULT_EPS, directions: int = 4, seed: int = 0,
+                          method: str = "central",
+                          tolerances: Tolerances | None = None) -> CheckResult:
+    """The analytic gradient's projection g·u on a few random unit directions u against the
+    numerical derivative of L(θ + t u), as torch's gradcheck fast_mode does: cheap for big nets,
+    but a failure names a direction, not a parameter. method central (step eps) or complex;
+    all 2K (or K) perturbed parameter vectors go through one batched forward pass."""
+    U = np.random.default_rng(seed).standard_normal((directions, mlp.layout.size))
+    U /= np.linalg.norm(U, axis=1, keepdims=True)
+    base = _base_pass(mlp, params, X, Y)
+    how = np.array(["central" if method == "central" else "complex"] * directions, dtype=object)
+    if method == "complex":
+        _require_smooth(mlp)
+        changes, _ = _batched_loss_changes(mlp, base, params + 1j * eps * U)
+        numerical = changes.imag / eps
+    else:
+        changes, crossed = _batched_loss_changes(mlp, base, np.concatenate([params + eps * U, params - eps * U]))
+        numerical = (changes[:directions] - changes[directions:]) / (2.0 * eps)
+        for k in np.flatnonzero(crossed[:directions] | crossed[directions:]):
+            numerical[k], how[k] = _derivative_along(mlp, params, X, Y, U[k], eps)
+    return compare(f"MLP ({directions} dirs)", U @ base.grad, numerical,
+                   method=method, names=lambda k: f"direction {k}", tolerances=tolerances,
+                   kink_mask=how == "one-sided", skipped=how == "skipped",
+                   round_off_atol=0.0 if method == "complex" else round_off(base.loss, eps))
+
+
+# --- everything at once, and the ε sweep -------------------------------------------------------
+
+def gradcheck_problem(config) -> tuple[MLP, np.ndarray, np.ndarray, np.ndarray]:
+    """The config's (a config.RunConfig) network, initial parameters and data, drawn exactly as
+    `bp train` draws them: (mlp, params (P,), X (n, d0), Y (n, 1))."""
+    rng = np.random.default_rng(config.seed)
+    X, Y = make_dataset(config.data, rng)
+    mlp = MLP.from_config(config)
+    return mlp, init_params(mlp.layout, config.model.init, rng, config.model.init_std), X, Y
+
+
+def check_all(config, *, method: str = "central", fast: bool = False) -> list[CheckResult]:
+    """Every single component, then the config's whole MLP (directional when `fast`).
+
+    Tolerances, ε, the complex step and the number of directions come from config.gradcheck.
+    """
+    if method not in TOLERANCES:
+        raise ConfigError(f"--method {method}: expected central or complex")
+    settings = config.gradcheck
+    step = settings.complex_step if method == "complex" else settings.eps
+    tolerances = settings.tolerance_table()
+    mlp, params, X, Y = gradcheck_problem(config)
+    if method == "complex":
+        _require_smooth(mlp)
+    inputs = component_inputs(np.random.default_rng(config.seed))
+    results = check_single_components(inputs, eps=settings.eps, method=method,
+                                      complex_step=settings.complex_step, leaky_slope=config.model.leaky_slope,
+                                      tolerances=tolerances)
+    if fast:
+        results.append(check_mlp_directional(mlp, params, X, Y, eps=step, directions=settings.directions,
+                                             seed=config.seed, method=method, tolerances=tolerances))
+    elif method == "complex":
+        results.append(check_mlp_complex(mlp, params, X, Y, step, tolerances))
+    else:
+        results.append(check_mlp(mlp, params, X, Y, step, tolerances))
+    return results
+
+
+# Central differences are exact (no truncation error) for functions linear or quadratic in x
+# (third derivative 0), and for piecewise-linear ones between kinks: their curves show round-off alone.
+NO_TRUNCATION = ("relu", "leaky_relu", "identity", "linear W", "linear b", "linear X", "mse")
+
+
+@dataclass(frozen=True)
+class EpsSweep:
+    """Relative errors of every component over a grid of steps ε (C components, E steps)."""
+
+    eps: np.ndarray            # (E,) descending
+    components: list[str]      # (C,)
+    methods: list[str]         # (C,) central | complex
+    truncation: np.ndarray     # (C,) bool: central differences have a truncation error (a U curve)
+    elementwise: np.ndarray    # (C, E)
+    normwise: np.ndarray       # (C, E)
+    checked: np.ndarray        # (C, E) int: entries compared (the rest were skipped at kinks)
+    network: str
+
+    def best(self, metric: str = "elementwise") -> list[tuple[str, float, float, float]]:
+        """Per component: (name, best ε, element-wise error, norm-wise error there), best by `metric`."""
+        errors = getattr(self, metric)
+        index = np.argmin(np.where(np.isfinite(errors), errors, np.inf), axis=1)
+        return [(name, float(self.eps[k]), float(self.elementwise[c, k]), float(self.normwise[c, k]))
+                for c, (name, k) in enumerate(zip(self.components, index))]
+
+    def overall_best(self, metric: str = "elementwise") -> float:
+        """The ε whose worst error (by `metric`) over the components with a truncation error is smallest."""
+        errors = getattr(self, metric)[self.truncation]
+        return float(self.eps[np.argmin(np.max(np.where(np.isfinite(errors), errors, np.inf), axis=0))])
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The sweep as .npz arrays (keys documented in the README's gradcheck section)."""
+        return {
+            "format_version": np.array(1),
+            "eps": self.eps, "component": np.array(self.components), "method": np.array(self.methods),
+            "truncation": self.truncation, "elementwise": self.elementwise, "normwise": self.normwise,
+            "checked": self.checked,
+            "best_elementwise_eps": np.array([b[1] for b in self.best("elementwise")]),
+            "best_normwise_eps": np.array([b[1] for b in self.best("normwise")]),
+            "overall_best_elementwise_eps": np.array(self.overall_best("elementwise")),
+            "overall_best_normwise_eps": np.array(self.overall_best("normwise")),
+            "network": np.array(self.network),
+        }
+
+
+def eps_grid(eps_max: float, eps_min: float, points: int) -> np.ndarray:
+    """(points,) log-spaced steps from eps_max down to eps_min."""
+    return np.logspace(np.log10(eps_max), np.log10(eps_min), points)
+
+
+def eps_sweep(config, grid: np.ndarray) -> EpsSweep:
+    """Every component's errors at every ε of `grid`, on the same inputs and parameters; for a
+    smooth network also the MLP by complex step with h = ε (no round-off: it has no U)."""
+    mlp, params, X, Y = gradcheck_problem(config)
+    inputs = component_inputs(np.random.default_rng(config.seed))
+    columns = []
+    for eps in grid:
+        row = check_single_components(inputs, eps=eps, leaky_slope=config.model.leaky_slope)
+        row.append(check_mlp(mlp, params, X, Y, eps))
+        if mlp.hidden.name not in KINKED:
+            row.append(check_mlp_complex(mlp, params, X, Y, eps))
+        columns.append(row)
+    names = [r.component + (", complex step" if r.method == "complex" else "") for r in columns[0]]
+    # relu-like hidden units, identity output and mse: piecewise quadratic in each parameter
+    exact_mlp = mlp.hidden.name in KINKED and mlp.output.name == "identity" and mlp.loss == "mse"
+    truncation = [r.method == "central" and r.component not in NO_TRUNCATION and not (r.component == "MLP" and exact_mlp)
+                  for r in columns[0]]
+    table = {key: np.array([[getattr(r, key) for r in col] for col in columns]).T
+             for key in ("elementwise", "normwise", "checked")}
+    return EpsSweep(np.asarray(grid, dtype=np.float64), names, [r.method for r in columns[0]],
+                    np.array(truncation), table["elementwise"], table["normwise"], table["checked"],
+                    describe_problem(config))
