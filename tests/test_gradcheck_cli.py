@@ -60,6 +60,8 @@ def test_a_config_file_is_checked_with_its_kinks_reported(runner, tmp_path):
     (["--eps-min", "0.5", "--eps-max", "0.1", "--eps-sweep"], "sweep_min must be below sweep_max"),
     (["missing.yaml"], "error: missing.yaml: no such config file"),
     (["--set", "model.activation=relu", "--method", "complex"], "error: --method complex needs a smooth network"),
+    (["--eps-sweep", "--fast"], "error: --eps-sweep runs every method itself"),
+    (["--eps-sweep", "--out-dir", "pyproject.toml"], "error: --out-dir pyproject.toml: is a file, not a folder"),
 ])
 def test_bad_input_is_one_line_and_exit_2(runner, args, message):
     result = runner.invoke(app, ["gradcheck", *args])
