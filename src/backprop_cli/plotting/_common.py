@@ -99,10 +99,17 @@ def run_description(run: Run) -> str:
             f"{analysis.optimizer_text(config)} · clip {analysis.clip_text(log)}")
 
 
+def loss_and_accuracy(summary: dict, digits: int = 4) -> str:
+    """'loss 0.0123 · accuracy 99.5%'; summary.json stores a non-finite loss as null."""
+    loss = summary["final_loss"]
+    return (f"loss {loss:.{digits}g}" if loss is not None else "loss non-finite") + \
+        f" · accuracy {summary['final_accuracy']:.1%}"
+
+
 def run_outcome(run: Run) -> str:
     """One line: final loss and accuracy, epochs, and how the run ended when not complete."""
     summary, log = run.summary, run.log
-    text = (f"final loss {summary['final_loss']:.4g} · accuracy {summary['final_accuracy']:.1%} · "
+    text = (f"final {loss_and_accuracy(summary)} · "
             f"{analysis.n_epochs(log)}/{summary['epochs_requested']} epochs")
     state = analysis.status(log)
     if state != "complete":

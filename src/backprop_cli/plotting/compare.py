@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from backprop_cli import analysis
 from backprop_cli.errors import RunDirError
 from backprop_cli.plotting._common import (
-    envelope, epoch_axis, output_path, positive, require_plottable, run_label, save,
+    envelope, epoch_axis, loss_and_accuracy, output_path, positive, require_plottable, run_label, save,
 )
 from backprop_cli.recorder import Run, load_run
 
@@ -74,8 +74,7 @@ def comparison_figure(runs: list[Run]) -> Figure:
     layer_ax.legend(fontsize=8)
     statuses = [f"{label}: {analysis.status(run.log)}" for run, label in zip(runs, labels)
                 if analysis.status(run.log) != "complete"]
-    summary = " · ".join(f"{label}: loss {run.summary['final_loss']:.3g}, accuracy {run.summary['final_accuracy']:.1%}"
-                         for run, label in zip(runs, labels))
+    summary = " · ".join(f"{label}: {loss_and_accuracy(run.summary, 3)}" for run, label in zip(runs, labels))
     fig.suptitle(f"Comparison of {len(runs)} runs\n{summary}" + (f"\nnot complete: {'; '.join(statuses)}"
                                                                 if statuses else ""),
                  fontsize=13, color="darkred" if statuses else "black")
