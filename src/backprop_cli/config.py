@@ -156,6 +156,36 @@ class LogConfig(Strict):
         return self
 
 
+class GradcheckConfig(Strict):
+    """`bp gradcheck`: steps, tolerances and the ε-sweep grid."""
+
+    eps: float = Field(1e-5, gt=0.0, lt=1.0, description="Central-difference step ε.")
+    complex_step: float = Field(1e-20, gt=0.0, le=1e-3, description="--method complex: the step h of Im f(x + ih) / h.")
+    elementwise_tolerance: PositiveFloat = Field(
+        1e-5, description="Central: pass when max |a−n| / (|a|+|n|) is at most this.")
+    normwise_tolerance: PositiveFloat = Field(
+        1e-8, description="Central: pass when ‖a−n‖ / (‖a‖+‖n‖) is at most this.")
+    complex_elementwise_tolerance: PositiveFloat = Field(
+        1e-10, description="--method complex: the element-wise tolerance.")
+    complex_normwise_tolerance: PositiveFloat = Field(
+        1e-13, description="--method complex: the norm-wise tolerance.")
+    directions: int = Field(4, gt=0, le=1000, description="--fast: random unit directions checked.")
+    sweep_max: float = Field(1e-1, gt=0.0, lt=1.0, description="--eps-sweep: largest ε of the log grid.")
+    sweep_min: float = Field(1e-12, gt=0.0, lt=1.0, description="--eps-sweep: smallest ε.")
+    sweep_points: int = Field(23, ge=2, le=200, description="--eps-sweep: grid points, log-spaced.")
+
+    @model_validator(mode="after")
+    def _sweep_ordered(self) -> GradcheckConfig:
+        if self.sweep_min >= self.sweep_max:
+            raise PydanticCustomError("sweep_order", "sweep_min must be below sweep_max")
+        return self
+
+    def tolerance_table(self) -> dict[str, tuple[float, float]]:
+        """{method: (element-wise, norm-wise) tolerance} for central and complex."""
+        return {"central": (self.elementwise_tolerance, self.normwise_tolerance),
+                "complex": (self.complex_elementwise_tolerance, self.complex_normwise_tolerance)}
+
+
 class RunConfig(Strict):
     """A whole run. Training is a function of this object alone."""
 
@@ -166,6 +196,7 @@ class RunConfig(Strict):
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     log: LogConfig = Field(default_factory=LogConfig)
+    gradcheck: GradcheckConfig = Field(default_factory=GradcheckConfig)
 
     @model_validator(mode="after")
     def _bce_needs_probabilities(self) -> RunConfig:

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from backprop_cli.activations import Activation, get_activation
-from backprop_cli.layers import LinearCache, linear_backward, linear_forward
+from backprop_cli.layers import LinearCache, linear_backward, linear_forward, linear_param_grads
 from backprop_cli.losses import bce_with_sigmoid_loss, mse_loss
 
 
@@ -127,25 +127,23 @@ class MLP:
         return A, caches
 
     def backward(self, caches: list[LayerCache], Y: np.ndarray, grads) -> tuple[float, list[np.ndarray]]:
-        """Loss and gradient; writes dW, db into `grads` (views like `weights`).
+        """Loss and gradient; writes dW, db straight into `grads` (views like `weights`).
 
         Y: (n, d(L)). Returns the loss and δ(l) = dL/dZ(l) for every layer, (n, d(l)) each.
         """
         out = caches[-1]
         if self.loss == "bce":
-            loss, dZ = bce_with_sigmoid_loss(out.Z, Y)  # fused: δ(L) = (A - Y) / n
+            loss, dZ = bce_with_sigmoid_loss(out.Z, Y, out.A)  # fused: δ(L) = (A - Y) / n
         else:
             loss, dA = mse_loss(out.A, Y)
             dZ = self.output.backward(dA, out.Z, out.A)
         deltas = [dZ]
-        for layer in range(len(caches) - 1, -1, -1):
-            dA_prev, dW, db = linear_backward(dZ, caches[layer].linear)
-            grads[layer][0][...] = dW
-            grads[layer][1][...] = db
-            if layer:
-                prev = caches[layer - 1]
-                dZ = self.hidden.backward(dA_prev, prev.Z, prev.A)
-                deltas.append(dZ)
+        for layer in range(len(caches) - 1, 0, -1):
+            dA_prev, _, _ = linear_backward(dZ, caches[layer].linear, *grads[layer])
+            prev = caches[layer - 1]
+            dZ = self.hidden.backward(dA_prev, prev.Z, prev.A)
+            deltas.append(dZ)
+        linear_param_grads(dZ, caches[0].linear, *grads[0])  # the input X needs no gradient
         deltas.reverse()
         return loss, deltas
 
@@ -156,12 +154,16 @@ class MLP:
         loss, _ = self.backward(caches, Y, self.layout.views(grad))
         return loss, grad
 
+    def evaluate(self, params: np.ndarray, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, float]:
+        """Output (n, d(L)) and loss L of flat params (P,), from one forward pass."""
+        output, caches = self.forward(self.layout.views(params), X)
+        if self.loss == "bce":
+            return output, bce_with_sigmoid_loss(caches[-1].Z, Y)[0]
+        return output, mse_loss(output, Y)[0]
+
     def loss_value(self, params: np.ndarray, X: np.ndarray, Y: np.ndarray) -> float:
         """The loss alone, for numerical gradients: params (P,) -> L."""
-        _, caches = self.forward(self.layout.views(params), X)
-        if self.loss == "bce":
-            return bce_with_sigmoid_loss(caches[-1].Z, Y)[0]
-        return mse_loss(caches[-1].A, Y)[0]
+        return self.evaluate(params, X, Y)[1]
 
     def predict(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
         """Network output (n, d(L)) for flat params (P,)."""

@@ -11,14 +11,15 @@ Shapes: E epochs run, L weight layers, P parameters, S gradient snapshots, n sam
 
 from __future__ import annotations
 
-import io
 import json
+import math
 import os
 import tempfile
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 import numpy as np
 import yaml
@@ -82,7 +83,7 @@ SUMMARY_KEYS: dict[str, str] = {
     "message": "str: one line on how the run ended",
     "epochs_requested": "int: train.epochs",
     "epochs_run": "int: rows in log.npz",
-    "final_loss": "float: training loss of the final parameters on all the data",
+    "final_loss": "float: training loss of the final parameters on all the data (null if not finite)",
     "final_accuracy": "float: training accuracy of the final parameters",
     "final_weight_grad_norms": "list[float]: last logged ‖dL/dW(l)‖ per layer (null when not logged)",
     "wall_time_s": "float: training time in seconds (the only value that differs between reruns)",
@@ -128,18 +129,34 @@ class GradientRecorder:
                 "exploding_steps": np.zeros((epochs, L), dtype=np.int64),
                 "dead_fraction": np.zeros((epochs, L)),
             })
-        self.snapshot_epochs: list[int] = []
-        self.snapshots: list[np.ndarray] = []
+        # Preallocated like the rows, so that the log is never copied or stacked at the end (a
+        # 10,000-epoch run's snapshots would be held twice); np.zeros maps pages lazily, so the
+        # rows of epochs never reached cost no memory. At most: 0, every k-th, the last, and one
+        # more for a run that stops early.
+        max_snapshots = (-(-epochs // self.snapshot_every) + 2) if self.enabled else 0
+        self._snapshot_epochs = np.zeros(max_snapshots, dtype=np.int64)
+        self._snapshots = np.zeros((max_snapshots, layout.size))
+        self._n_snapshots = 0
         self._epoch_grad = np.zeros(layout.size)
         self._last_grad = np.zeros(layout.size)
         self._epoch_start_params = np.zeros(layout.size)
-        self._alive = [np.zeros(d, dtype=bool) for d in layout.layer_sizes[1:]]
+        units = np.array(layout.layer_sizes[1:])
+        self._units = units
+        self._unit_starts = np.concatenate([[0], np.cumsum(units)[:-1]])
+        # Where every b(l) entry sits in the flat gradient: db = Σ_rows δ tells most units' fate.
+        self._bias_index = np.concatenate([np.arange(start, stop) for start, stop
+                                           in zip(layout.offsets[1::2], layout.offsets[2::2])])
+        self._alive = np.zeros(units.sum(), dtype=bool)  # (units of all layers,) δ ≠ 0 seen this epoch
+        self._alive_per_layer = np.split(self._alive, np.cumsum(units)[:-1])
+        # Raw per-epoch figures; arrays() turns them into the logged means, norms and fractions
+        # for all epochs at once, which costs less than a few array calls every epoch.
+        self._update_squares = np.zeros((epochs, L) if self.enabled else (0, L))
+        self._alive_counts = np.zeros((epochs, L) if self.enabled else (0, L), dtype=np.int64)
 
     def start_epoch(self, params: np.ndarray) -> None:
         if self.enabled:
             np.copyto(self._epoch_start_params, params)
-            for alive in self._alive:
-                alive[:] = False
+            self._alive[:] = False
 
     def record_step(self, epoch: int, step: int, loss: float, n_correct: int, grad: np.ndarray,
                     deltas: list[np.ndarray]) -> tuple[float, float]:
@@ -152,29 +169,37 @@ class GradientRecorder:
         squares = np.add.reduceat(grad * grad, self.segment_starts)  # (2L,) per W and b
         norms = np.sqrt(squares)
         weight_norms = norms[0::2]
-        grad_norm = float(np.sqrt(squares.sum()))
+        grad_norm = math.sqrt(squares.sum())
         abs_grad = np.abs(grad)
         abs_max = float(abs_grad.max())
         rows["weight_grad_norm"][epoch] += weight_norms
         rows["bias_grad_norm"][epoch] += norms[1::2]
         rows["grad_norm"][epoch] += grad_norm
-        rows["grad_abs_mean"][epoch] += abs_grad.mean()
+        rows["grad_abs_mean"][epoch] += abs_grad.sum() / abs_grad.size
         rows["grad_abs_max"][epoch] = max(rows["grad_abs_max"][epoch], abs_max)
         rows["vanishing_steps"][epoch] += weight_norms < self.vanishing
         rows["exploding_steps"][epoch] += weight_norms > self.exploding
-        for alive, delta in zip(self._alive, deltas):
-            alive |= delta.any(axis=0)
+        self._record_alive_units(grad, deltas)
         if step == 0:
             np.copyto(self._epoch_grad, grad)
         return grad_norm, abs_max
+
+    def _record_alive_units(self, grad: np.ndarray, deltas: list[np.ndarray]) -> None:
+        """Mark the units with a nonzero δ this step. A nonzero db = Σ_rows δ proves it at the
+        cost of one gather; only units with db = 0 (a dead ReLU, say) need δ's column itself."""
+        self._alive |= grad[self._bias_index] != 0
+        if not self._alive.all():
+            for alive, delta in zip(self._alive_per_layer, deltas):
+                unsure = np.flatnonzero(~alive)
+                alive[unsure] = np.take(delta, unsure, axis=1).any(axis=0)  # take: twice as fast as delta[:, unsure]
 
     def record_clip(self, epoch: int) -> None:
         if self.enabled:
             self.rows["clip_fraction"][epoch] += 1
 
     def end_epoch(self, epoch: int, params: np.ndarray, n_seen: int, steps: int, final: bool = False) -> None:
-        """Turn row `epoch`'s sums into means over its `steps` steps and `n_seen` samples,
-        measure the update, keep a snapshot when due (or `final`: the run stops here)."""
+        """Turn row `epoch`'s sums into means over its `steps` steps and `n_seen` samples, note
+        its update and its live units, keep a snapshot when due (or `final`: the run stops here)."""
         rows = self.rows
         rows["loss"][epoch] /= n_seen
         rows["accuracy"][epoch] /= n_seen
@@ -184,19 +209,31 @@ class GradientRecorder:
             for key in ("weight_grad_norm", "bias_grad_norm", "grad_norm", "grad_abs_mean", "clip_fraction"):
                 rows[key][epoch] /= steps
         change = params - self._epoch_start_params
-        rows["update_norm"][epoch] = np.sqrt(np.add.reduceat(change * change, self.layer_starts))
-        rows["dead_fraction"][epoch] = [1.0 - alive.mean() for alive in self._alive]
+        np.add.reduceat(change * change, self.layer_starts, out=self._update_squares[epoch])
+        np.add.reduceat(self._alive, self._unit_starts, out=self._alive_counts[epoch])
         if final or epoch % self.snapshot_every == 0 or epoch == self.last_epoch:
-            self.snapshot_epochs.append(epoch)
-            self.snapshots.append(self._epoch_grad.copy())
+            self._keep_snapshot(epoch, self._epoch_grad)
         # Swap, not copy: the finished epoch's gradient stays at hand for an interrupted run.
         self._epoch_grad, self._last_grad = self._last_grad, self._epoch_grad
 
+    def _finish_rows(self, epochs_run: int) -> None:
+        """Squared update norms to norms and live-unit counts to dead fractions, for the first
+        `epochs_run` rows."""
+        rows = self.rows
+        np.sqrt(self._update_squares[:epochs_run], out=rows["update_norm"][:epochs_run])
+        rows["dead_fraction"][:epochs_run] = 1.0 - self._alive_counts[:epochs_run] / self._units
+
+    def _keep_snapshot(self, epoch: int, grad: np.ndarray) -> None:
+        self._snapshot_epochs[self._n_snapshots] = epoch
+        self._snapshots[self._n_snapshots] = grad
+        self._n_snapshots += 1
+
     def arrays(self, status: str, epochs_run: int) -> dict[str, np.ndarray]:
-        """The log.npz content for the first `epochs_run` rows (LOG_KEYS)."""
-        if self.enabled and epochs_run and (not self.snapshot_epochs or self.snapshot_epochs[-1] < epochs_run - 1):
-            self.snapshot_epochs.append(epochs_run - 1)  # an interrupted run's last finished epoch
-            self.snapshots.append(self._last_grad.copy())
+        """The log.npz content for the first `epochs_run` rows (LOG_KEYS): views of the
+        recorder's buffers, not copies."""
+        kept = self._n_snapshots
+        if self.enabled and epochs_run and (not kept or self._snapshot_epochs[kept - 1] < epochs_run - 1):
+            self._keep_snapshot(epochs_run - 1, self._last_grad)  # an interrupted run's last finished epoch
         out = {
             "format_version": np.array(FORMAT_VERSION),
             "status": np.array(status),
@@ -210,25 +247,26 @@ class GradientRecorder:
             "clip_threshold": np.array(self.clip_threshold),
             "epoch": np.arange(epochs_run, dtype=np.int64),
         }
-        for key, values in self.rows.items():
-            out[key] = values[:epochs_run].copy()
         if self.enabled:
-            out["snapshot_epoch"] = np.array(self.snapshot_epochs, dtype=np.int64)
-            out["snapshot_grad"] = (np.stack(self.snapshots) if self.snapshots
-                                    else np.zeros((0, self.layout.size)))
+            self._finish_rows(epochs_run)
+        for key, values in self.rows.items():
+            out[key] = values[:epochs_run]
+        if self.enabled:
+            out["snapshot_epoch"] = self._snapshot_epochs[:self._n_snapshots]
+            out["snapshot_grad"] = self._snapshots[:self._n_snapshots]
         return out
 
 
 # --- files -----------------------------------------------------------------------------------
 
-def _atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write to a temp file in the same folder, fsync, then rename over `path`."""
+def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Call write(handle) on a temp file in the same folder, fsync, then rename over `path`."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a run's files are as readable as any other
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -238,23 +276,38 @@ def _atomic_write_bytes(path: Path, payload: bytes) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    _atomic_write_bytes(path, text.encode("utf-8"))
+    _atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, allow_nan=True) + "\n")
+    """Strict JSON: a non-finite number (a diverged run's loss) is written as null."""
+    write_text_atomic(path, json.dumps(_finite_or_none(data), indent=2, allow_nan=False) + "\n")
+
+
+def _finite_or_none(value):
+    if isinstance(value, dict):
+        return {key: _finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(item) for item in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def write_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """An uncompressed .npz readable by np.load, with fixed zip timestamps so that the same
-    arrays always give the same bytes (np.savez stamps the current time)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        for key, value in arrays.items():
-            entry = io.BytesIO()
-            np.lib.format.write_array(entry, np.asanyarray(value), allow_pickle=False)
-            archive.writestr(zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0)), entry.getvalue())
-    _atomic_write_bytes(path, buffer.getvalue())
+    arrays always give the same bytes (np.savez stamps the current time). Each array is streamed
+    into the file: no copy of the archive is built in memory."""
+    def write(handle: BinaryIO) -> None:
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as archive:
+            for key, value in arrays.items():
+                value = np.asanyarray(value)
+                info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                big = value.nbytes * 1.05 > zipfile.ZIP64_LIMIT  # its size is unknown to zipfile up front
+                with archive.open(info, "w", force_zip64=big) as entry:
+                    np.lib.format.write_array(entry, value, allow_pickle=False)
+
+    _atomic_write(path, write)
 
 
 def read_npz(path: Path, required: dict[str, tuple[str, str]] | tuple[str, ...]) -> dict[str, np.ndarray]:

@@ -5,6 +5,7 @@ It reports progress through a callback and never prints.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -96,10 +97,10 @@ def train(config: RunConfig, progress: Callable[[Progress], None] | None = None,
                     if not recorder.enabled:
                         grad_norm = float(np.sqrt(np.dot(grad, grad)))
                         abs_max = float(np.abs(grad).max()) if clip.method == "value" else abs_max
-                    if not (np.isfinite(loss) and np.isfinite(grad_norm)):
+                    if not (math.isfinite(loss) and math.isfinite(grad_norm)):
                         recorder.end_epoch(epoch, params, part.stop, step + 1, final=True)
                         epochs_run = epoch + 1
-                        what = "loss" if not np.isfinite(loss) else "gradient"
+                        what = "loss" if not math.isfinite(loss) else "gradient"
                         status = "diverged"
                         message = (f"non-finite {what} at epoch {epoch}, step {step}: stopped; "
                                    f"{epochs_run} epochs logged, parameters are the last finite ones")
@@ -121,8 +122,7 @@ def train(config: RunConfig, progress: Callable[[Progress], None] | None = None,
         message = f"interrupted after {epochs_run} of {epochs} epochs; the finished epochs are saved"
     log = recorder.arrays(status, epochs_run)
     with np.errstate(over="ignore", invalid="ignore"):  # a diverged run's last finite params may be huge
-        final_output = mlp.predict(params, X)
-        final_loss = float(mlp.loss_value(params, X, y))
+        final_output, final_loss = mlp.evaluate(params, X, y)
     final_accuracy = float(np.mean((final_output > 0.5) == positive))
     last_norms = (log["weight_grad_norm"][-1].tolist()
                   if recorder.enabled and epochs_run else None)
@@ -131,7 +131,7 @@ def train(config: RunConfig, progress: Callable[[Progress], None] | None = None,
         "message": message,
         "epochs_requested": epochs,
         "epochs_run": epochs_run,
-        "final_loss": final_loss,
+        "final_loss": float(final_loss),
         "final_accuracy": final_accuracy,
         "final_weight_grad_norms": last_norms,
         "wall_time_s": time.perf_counter() - started,

@@ -1,0 +1,64 @@
+"""The trainer's speed-ups keep their meaning: gradients written in place, dead units counted
+from δ itself when db cancels, and the log's buffers cut to the epochs run."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backprop_cli.config import ClipConfig, LogConfig
+from backprop_cli.layers import linear_backward, linear_forward
+from backprop_cli.network import ParamLayout
+from backprop_cli.recorder import GradientRecorder
+
+
+def test_linear_backward_writes_into_given_arrays():
+    rng = np.random.default_rng(0)
+    X, W, b, dZ = rng.normal(size=(7, 3)), rng.normal(size=(3, 4)), rng.normal(size=4), rng.normal(size=(7, 4))
+    _, cache = linear_forward(X, W, b)
+    dW_out, db_out = np.full((3, 4), np.nan), np.full(4, np.nan)
+    dX, dW, db = linear_backward(dZ, cache, dW_out, db_out)
+    assert dW is dW_out and db is db_out
+    assert np.allclose(dW, X.T @ dZ, rtol=1e-14) and np.allclose(db, dZ.sum(axis=0), rtol=1e-14)
+    assert np.allclose(dX, dZ @ W.T, rtol=1e-14)
+
+
+def test_linear_forward_accepts_a_complex_bias_on_real_weights():
+    X, W = np.ones((2, 3)), np.ones((3, 1))
+    Z, _ = linear_forward(X, W, np.array([1j]))
+    assert np.iscomplexobj(Z) and np.allclose(Z, 3 + 1j)
+
+
+def recorder_for(layer_sizes, epochs=3):
+    layout = ParamLayout.for_sizes(layer_sizes)
+    return layout, GradientRecorder(layout, epochs, 1, LogConfig(), ClipConfig())
+
+
+def test_dead_units_are_read_from_delta_when_the_bias_gradient_cancels():
+    layout, recorder = recorder_for([2, 3, 1])
+    grad = np.ones(layout.size)
+    hidden_bias = slice(int(layout.offsets[1]), int(layout.offsets[2]))
+    grad[hidden_bias] = 0.0  # db = 0 for all three hidden units
+    delta = np.zeros((2, 3))
+    delta[:, 1] = [1.0, -1.0]  # unit 1: δ ≠ 0 although Σ_rows δ = 0; units 0 and 2: δ = 0
+    params = np.zeros(layout.size)
+    recorder.start_epoch(params)
+    recorder.record_step(0, 0, 0.5, 1, grad, [delta, np.ones((2, 1))])
+    recorder.end_epoch(0, params, 2, 1)
+    log = recorder.arrays("complete", 1)
+    assert np.allclose(log["dead_fraction"][0], [2 / 3, 0.0])
+
+
+def test_log_rows_and_snapshots_are_cut_to_the_epochs_run():
+    layout, recorder = recorder_for([2, 4, 1], epochs=50)
+    params, grad = np.zeros(layout.size), np.arange(layout.size, dtype=float)
+    for epoch in range(12):
+        recorder.start_epoch(params)
+        recorder.record_step(epoch, 0, 1.0, 1, grad, [np.ones((3, 4)), np.ones((3, 1))])
+        params = params - 0.1 * grad
+        recorder.end_epoch(epoch, params, 3, 1)
+    log = recorder.arrays("interrupted", 12)
+    assert all(len(log[key]) == 12 for key in ("loss", "weight_grad_norm", "update_norm", "dead_fraction"))
+    assert log["snapshot_epoch"].tolist() == [0, 10, 11]
+    assert log["snapshot_grad"].shape == (3, layout.size)
+    expected = np.sqrt(np.add.reduceat((0.1 * grad) ** 2, layout.layer_offsets[:-1]))
+    assert np.allclose(log["update_norm"], expected)
