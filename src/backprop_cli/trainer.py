@@ -56,87 +56,108 @@ def batch_slices(n: int, batch_size: int | None) -> list[slice]:
     return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
 
+class _Training:
+    """One run's state: data, parameters and their gradient (flat, with per-layer views),
+    optimizer and recorder. `epoch` trains one pass over the data; `result` packs it up."""
+
+    def __init__(self, config: RunConfig):
+        self.rng = np.random.default_rng(config.seed)
+        self.X, self.y = make_dataset(config.data, self.rng)
+        self.positive = self.y > 0.5
+        self.mlp = MLP.from_config(config)
+        layout = self.mlp.layout
+        self.params = init_params(layout, config.model.init, self.rng, config.model.init_std)
+        self.initial_params = self.params.copy()
+        self.grad = np.zeros_like(self.params)
+        self.weights, self.grads = layout.views(self.params), layout.views(self.grad)
+        self.optimizer = make_optimizer(config.train.optimizer, layout.size)
+        self.clip = config.train.clip
+        self.slices = batch_slices(len(self.X), config.train.batch_size)
+        self.recorder = GradientRecorder(layout, config.train.epochs, len(self.slices), config.log, self.clip)
+        self.grad_norm = float("nan")
+
+    def epoch(self, epoch: int) -> str | None:
+        """One pass over the data, shuffled when in mini-batches. Returns why the run must stop
+        (a non-finite loss or gradient; that epoch is still logged), or None."""
+        self.recorder.start_epoch(self.params)
+        order = self.rng.permutation(len(self.X)) if len(self.slices) > 1 else None
+        for step, part in enumerate(self.slices):
+            batch = (self.X, self.y, self.positive) if order is None else (
+                self.X[order[part]], self.y[order[part]], self.positive[order[part]])
+            failure = self.step(epoch, step, *batch)
+            if failure:
+                self.recorder.end_epoch(epoch, self.params, part.stop, step + 1, final=True)
+                return f"{failure} at epoch {epoch}, step {step}"
+        self.recorder.end_epoch(epoch, self.params, len(self.X), len(self.slices))
+        return None
+
+    def step(self, epoch: int, step: int, X: np.ndarray, y: np.ndarray, positive: np.ndarray) -> str | None:
+        """Forward, backward, record, clip, update; nothing is updated from a non-finite gradient."""
+        output, caches = self.mlp.forward(self.weights, X)
+        loss, deltas = self.mlp.backward(caches, y, self.grads)
+        n_correct = int(np.count_nonzero((output > 0.5) == positive))
+        grad_norm, abs_max = self.recorder.record_step(epoch, step, loss * len(X), n_correct, self.grad, deltas)
+        if not self.recorder.enabled:
+            grad_norm = float(np.sqrt(np.dot(self.grad, self.grad)))
+            abs_max = float(np.abs(self.grad).max()) if self.clip.method == "value" else abs_max
+        self.grad_norm = grad_norm
+        if not math.isfinite(loss):
+            return "non-finite loss"
+        if not math.isfinite(grad_norm):
+            return "non-finite gradient"
+        clip = self.clip
+        if clip.method == "norm" and clip_by_norm(self.grad, clip.threshold, grad_norm):
+            self.recorder.record_clip(epoch)
+        elif clip.method == "value" and clip_by_value(self.grad, clip.threshold, abs_max):
+            self.recorder.record_clip(epoch)
+        self.optimizer.step(self.params, self.grad)
+        return None
+
+    def progress(self, epochs_done: int, epochs: int) -> Progress:
+        rows = self.recorder.rows
+        return Progress(epochs_done, epochs, float(rows["loss"][epochs_done - 1]),
+                        float(rows["accuracy"][epochs_done - 1]), self.grad_norm)
+
+    def result(self, summary: dict) -> TrainResult:
+        """The arrays and the summary, with the final parameters evaluated on all the data."""
+        log = self.recorder.arrays(summary["status"], summary["epochs_run"])
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverged run's last finite params may be huge
+            output, loss = self.mlp.evaluate(self.params, self.X, self.y)
+        summary.update(
+            final_loss=float(loss),
+            final_accuracy=float(np.mean((output > 0.5) == self.positive)),
+            final_weight_grad_norms=(log["weight_grad_norm"][-1].tolist()
+                                     if self.recorder.enabled and summary["epochs_run"] else None),
+        )
+        return TrainResult(self.X, self.y, self.initial_params, self.params, log, summary)
+
+
 def train(config: RunConfig, progress: Callable[[Progress], None] | None = None,
           progress_every: int | None = None) -> TrainResult:
     """Train the config's MLP on its data. Stops early, keeping what it logged, on a
     non-finite loss or gradient (status diverged) or on Ctrl-C (status interrupted)."""
     started = time.perf_counter()
-    rng = np.random.default_rng(config.seed)
-    X, y = make_dataset(config.data, rng)
-    mlp = MLP.from_config(config)
-    layout = mlp.layout
-    params = init_params(layout, config.model.init, rng, config.model.init_std)
-    initial_params = params.copy()
-    grad = np.zeros_like(params)
-    weights, grads = layout.views(params), layout.views(grad)
-    optimizer = make_optimizer(config.train.optimizer, layout.size)
-    clip = config.train.clip
+    run = _Training(config)
     epochs = config.train.epochs
-    n = len(X)
-    slices = batch_slices(n, config.train.batch_size)
-    shuffle = len(slices) > 1
-    positive = y > 0.5
-    recorder = GradientRecorder(layout, epochs, len(slices), config.log, clip)
     every = progress_every or max(1, epochs // 100)
     status, message, epochs_run = "complete", f"trained {epochs} epochs", 0
-    X_batch, y_batch, positive_batch = X, y, positive
     try:
-        with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported
             for epoch in range(epochs):
-                recorder.start_epoch(params)
-                order = rng.permutation(n) if shuffle else None
-                for step, part in enumerate(slices):
-                    if shuffle:
-                        rows = order[part]
-                        X_batch, y_batch, positive_batch = X[rows], y[rows], positive[rows]
-                    output, caches = mlp.forward(weights, X_batch)
-                    loss, deltas = mlp.backward(caches, y_batch, grads)
-                    n_batch = len(X_batch)
-                    n_correct = int(np.count_nonzero((output > 0.5) == positive_batch))
-                    grad_norm, abs_max = recorder.record_step(epoch, step, loss * n_batch, n_correct, grad, deltas)
-                    if not recorder.enabled:
-                        grad_norm = float(np.sqrt(np.dot(grad, grad)))
-                        abs_max = float(np.abs(grad).max()) if clip.method == "value" else abs_max
-                    if not (math.isfinite(loss) and math.isfinite(grad_norm)):
-                        recorder.end_epoch(epoch, params, part.stop, step + 1, final=True)
-                        epochs_run = epoch + 1
-                        what = "loss" if not math.isfinite(loss) else "gradient"
-                        status = "diverged"
-                        message = (f"non-finite {what} at epoch {epoch}, step {step}: stopped; "
-                                   f"{epochs_run} epochs logged, parameters are the last finite ones")
-                        break
-                    if clip.method == "norm" and clip_by_norm(grad, clip.threshold, grad_norm):
-                        recorder.record_clip(epoch)
-                    elif clip.method == "value" and clip_by_value(grad, clip.threshold, abs_max):
-                        recorder.record_clip(epoch)
-                    optimizer.step(params, grad)
-                if status == "diverged":
-                    break
-                recorder.end_epoch(epoch, params, n, len(slices))
+                failure = run.epoch(epoch)
                 epochs_run = epoch + 1
+                if failure:
+                    status = "diverged"
+                    message = (f"{failure}: stopped; {epochs_run} epochs logged, "
+                               "parameters are the last finite ones")
+                    break
                 if progress and (epochs_run % every == 0 or epochs_run == epochs):
-                    progress(Progress(epochs_run, epochs, float(recorder.rows["loss"][epoch]),
-                                      float(recorder.rows["accuracy"][epoch]), grad_norm))
+                    progress(run.progress(epochs_run, epochs))
     except KeyboardInterrupt:
         status = "interrupted"
         message = f"interrupted after {epochs_run} of {epochs} epochs; the finished epochs are saved"
-    log = recorder.arrays(status, epochs_run)
-    with np.errstate(over="ignore", invalid="ignore"):  # a diverged run's last finite params may be huge
-        final_output, final_loss = mlp.evaluate(params, X, y)
-    final_accuracy = float(np.mean((final_output > 0.5) == positive))
-    last_norms = (log["weight_grad_norm"][-1].tolist()
-                  if recorder.enabled and epochs_run else None)
-    summary = {
-        "status": status,
-        "message": message,
-        "epochs_requested": epochs,
-        "epochs_run": epochs_run,
-        "final_loss": float(final_loss),
-        "final_accuracy": final_accuracy,
-        "final_weight_grad_norms": last_norms,
-        "wall_time_s": time.perf_counter() - started,
-    }
-    return TrainResult(X, y, initial_params, params, log, summary)
+    return run.result({"status": status, "message": message, "epochs_requested": epochs,
+                       "epochs_run": epochs_run, "wall_time_s": time.perf_counter() - started})
 
 
 def start_run_dir(config: RunConfig, runs_root: str | Path, created: str) -> Path:
