@@ -126,3 +126,29 @@ def test_schema_is_json_schema():
     assert result.exit_code == 0
     schema = json.loads(result.output)
     assert schema["title"] == "RunConfig" and "train" in schema["properties"]
+
+
+def test_a_real_ctrl_c_saves_the_finished_epochs(tmp_path, write_config):
+    """SIGINT to a running `bp train` process: exit 130, status interrupted, the log kept."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = write_config(tiny_config(data={"kind": "spiral", "n_samples": 400},
+                                    train={"epochs": 10_000_000, "optimizer": {"name": "sgd", "lr": 0.1}}))
+    runs = tmp_path / "runs"
+    process = subprocess.Popen([sys.executable, "-m", "backprop_cli", "train", str(path), "--runs-dir", str(runs)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(runs.glob("*/config.yaml")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # let it train for a while
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted after" in stderr and "Traceback" not in stderr
+    run = load_run(only_run(runs))
+    assert run.summary["status"] == "interrupted" and str(run.log["status"]) == "interrupted"
+    assert run.summary["epochs_run"] == len(run.log["loss"]) > 0
+    assert run.log["snapshot_epoch"][-1] == run.summary["epochs_run"] - 1

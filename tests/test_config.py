@@ -58,6 +58,8 @@ BAD_CONFIGS = {
     "bce needs sigmoid": ({"model": {"output_activation": "identity"}, "train": {"loss": "bce"}},
                           "bce needs model.output_activation sigmoid"),
     "thresholds order": ({"log": {"vanishing_threshold": 20.0}}, "vanishing_threshold must be below"),
+    "snapshots too big": ({"model": {"layer_sizes": [2, 1024, 1024, 1]}, "train": {"epochs": 1_000_000}},
+                          "log.snapshot_every: 100002 snapshots of 1053697 parameters would take 785 GiB"),
 }
 
 

@@ -20,6 +20,7 @@ from backprop_cli.errors import ConfigError
 
 INPUT_DIM = 2  # every shipped dataset is a 2-D binary classification problem
 OUTPUT_DIM = 1
+MAX_SNAPSHOT_GIB = 4  # the gradient snapshots are reserved up front; more than this is a mistake
 
 Probability = Annotated[float, Field(ge=0.0, lt=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
@@ -203,6 +204,20 @@ class RunConfig(Strict):
         if self.train.loss == "bce" and self.model.output_activation != "sigmoid":
             raise PydanticCustomError(
                 "bce_output", "train.loss bce needs model.output_activation sigmoid"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _snapshots_fit_in_memory(self) -> RunConfig:
+        sizes = self.model.layer_sizes
+        n_params = sum((d_in + 1) * d_out for d_in, d_out in zip(sizes[:-1], sizes[1:]))
+        n_snapshots = self.train.epochs // self.log.snapshot_every + 2
+        gib = n_params * n_snapshots * 8 / 2**30
+        if self.log.enabled and gib > MAX_SNAPSHOT_GIB:
+            raise PydanticCustomError(
+                "snapshot_size", "log.snapshot_every: {n} snapshots of {p} parameters would take "
+                "{gib} GiB (limit {limit} GiB); raise log.snapshot_every",
+                {"n": n_snapshots, "p": n_params, "gib": f"{gib:.0f}", "limit": MAX_SNAPSHOT_GIB},
             )
         return self
 
