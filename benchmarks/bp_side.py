@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import numpy as np
 
@@ -35,12 +36,15 @@ def reference(name: str, epochs: int) -> dict[str, np.ndarray]:
             "grad0": log["snapshot_grad"][0], "final_params": result.final_params}
 
 
-def time_gradcheck(fast: bool) -> tuple[float, bool]:
-    """Seconds per gradcheck.check_mlp (every parameter) or, `fast`, check_mlp_directional
-    (its default 4 directions), and whether it passed."""
+def time_gradcheck(mode: str) -> tuple[float, bool]:
+    """Seconds per check and whether it passed. mode: 'full', gradcheck.check_mlp (every parameter);
+    'fast', check_mlp_directional with its default 4 directions; 'fast-1', with 1 direction (torch's
+    fast_mode checks one: the like-for-like figure)."""
     mlp = MLP.from_config(GRADCHECK.config(log=True))
     X, Y, params = GRADCHECK.data()
-    check = gradcheck.check_mlp_directional if fast else gradcheck.check_mlp
+    directions = {"fast": {}, "fast-1": {"directions": 1}}
+    check = (gradcheck.check_mlp if mode == "full"
+             else partial(gradcheck.check_mlp_directional, **directions[mode]))
     started = time.perf_counter()
     for _ in range(GRADCHECK_REPEATS):
         result = check(mlp, params, X, Y)

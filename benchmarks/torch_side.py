@@ -161,9 +161,10 @@ def spiral_loss(X: torch.Tensor, Y: torch.Tensor):
     return loss
 
 
-def time_gradcheck(fast: bool) -> tuple[float, bool]:
-    """Seconds per torch.autograd.gradcheck (defaults; fast_mode when `fast`) on the same loss,
-    and whether it passed."""
+def time_gradcheck(mode: str) -> tuple[float, bool]:
+    """Seconds per torch.autograd.gradcheck on the same loss (defaults for mode 'full', fast_mode
+    for 'fast' and 'fast-1'), and whether it passed."""
+    fast = mode != "full"
     X, Y, params = GRADCHECK.data()
     loss = spiral_loss(torch.from_numpy(X), torch.from_numpy(Y))
     theta = torch.tensor(params, dtype=torch.float64, requires_grad=True)
