@@ -82,8 +82,11 @@ class _Training:
         self.recorder.start_epoch(self.params)
         order = self.rng.permutation(len(self.X)) if len(self.slices) > 1 else None
         for step, part in enumerate(self.slices):
-            batch = (self.X, self.y, self.positive) if order is None else (
-                self.X[order[part]], self.y[order[part]], self.positive[order[part]])
+            if order is None:  # full batch: no indexing on the hot path
+                batch = self.X, self.y, self.positive
+            else:
+                rows = order[part]
+                batch = self.X[rows], self.y[rows], self.positive[rows]
             failure = self.step(epoch, step, *batch)
             if failure:
                 self.recorder.end_epoch(epoch, self.params, part.stop, step + 1, final=True)
