@@ -10,6 +10,7 @@ import sys
 from pydantic import BaseModel
 
 import backprop_cli
+import backprop_cli.plotting
 from backprop_cli.config import RunConfig
 from backprop_cli.recorder import DATA_KEYS, LOG_KEYS, PARAMS_KEYS, SUMMARY_KEYS
 
@@ -19,16 +20,25 @@ CORE = sorted(m.name for m in pkgutil.iter_modules(backprop_cli.__path__)
               if m.name not in {"cli", "__main__", "plotting"})
 
 
-def modules_loaded_by(statement: str) -> set[str]:
+def modules_loaded_by(statement: str, packages_only: bool = True) -> set[str]:
     code = f"import sys, json; {statement}; print(json.dumps(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return {name.split(".")[0] for name in json.loads(out.stdout)}
+    names = json.loads(out.stdout)
+    return {name.split(".")[0] for name in names} if packages_only else set(names)
 
 
 def test_core_never_imports_the_cli_or_matplotlib():
     assert {"config", "network", "trainer", "recorder"} <= set(CORE)
     loaded = modules_loaded_by("; ".join(f"import backprop_cli.{name}" for name in CORE))
     assert not loaded & {"matplotlib", "typer", "rich"}
+
+
+def test_plotting_never_loads_the_trainer():
+    plotting = sorted(m.name for m in pkgutil.iter_modules(backprop_cli.plotting.__path__))
+    assert {"dashboard", "sweep"} <= set(plotting)
+    loaded = modules_loaded_by("; ".join(f"import backprop_cli.plotting.{name}" for name in plotting),
+                               packages_only=False)
+    assert "backprop_cli.trainer" not in loaded  # a figure comes from a run's files, never from training
 
 
 def test_cli_loads_matplotlib_only_when_drawing():

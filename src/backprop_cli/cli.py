@@ -139,13 +139,13 @@ def sweep(
             except KeyboardInterrupt:
                 err_console.print(f"interrupted: finish it with bp sweep --resume {sweep_dir}", markup=False)
                 raise typer.Exit(EXIT_INTERRUPTED) from None
-        summary = load_sweep(sweep_dir)
     unfinished = counts.get("failed", 0) + counts.get("interrupted", 0)
     if quiet:
         print(sweep_dir)
     else:
         done = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        console.print(_sweep_table(summary))
+        with reporting_errors():
+            console.print(_sweep_table(load_sweep(sweep_dir)))
         console.print(f"ran {len(todo)} points; the sweep's points: {done}\nsweep directory: {sweep_dir}",
                       highlight=False)
         if not unfinished:

@@ -6,6 +6,7 @@ config reference is this file's fields, defaults and bounds.
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -281,38 +282,50 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise ConfigError(f"--set {text}: the value is not valid YAML") from err
 
 
+def set_path(raw: dict, parts: list[str], value: Any, where: str) -> None:
+    """raw[parts[0]]...[parts[-1]] = value, in place, creating sections on the way; a value
+    standing where a section should be is a ConfigError starting with `where`."""
+    node = raw
+    for depth, part in enumerate(parts[:-1]):
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{where}: {'.'.join(parts[: depth + 1])} is a value, not a section")
+    node[parts[-1]] = value
+
+
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     """Return a copy of `raw` with each `KEY.PATH=VALUE` set; sections are created as needed."""
-    result = _deep_copy(raw)
+    result = copy.deepcopy(raw)
     for text in overrides:
         parts, value = parse_override(text)
-        node = result
-        for depth, part in enumerate(parts[:-1]):
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                where = ".".join(parts[: depth + 1])
-                raise ConfigError(f"--set {text}: {where} is a value, not a section")
-            node = child
-        node[parts[-1]] = value
+        set_path(result, parts, value, f"--set {text}")
     return result
 
 
-def _deep_copy(raw: dict) -> dict:
-    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in raw.items()}
+def default_name(path: str | Path) -> str:
+    """A run name from a file's stem: the characters a run id allows, at most 64."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", Path(path).stem)[:64] or "run"
+
+
+def resolve_config(raw: Any, source: str, overrides: list[str] | None = None,
+                   name: str | None = None) -> RunConfig:
+    """Validate a parsed config after its `--set` overrides; `name` fills a missing name.
+    Every problem is a one-line ConfigError starting with `source`."""
+    if not isinstance(raw, dict):
+        validate_config(raw, source)
+    try:
+        raw = apply_overrides(raw, overrides or [])
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from err
+    if name:
+        raw.setdefault("name", name)
+    return validate_config(raw, source)
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
     """Read, override and validate a YAML config; every problem is a one-line ConfigError.
     A config without `name` is named after its file."""
-    raw = read_yaml(path)
-    if not isinstance(raw, dict):
-        validate_config(raw, str(path))
-    try:
-        raw = apply_overrides(raw, overrides or [])
-    except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from err
-    raw.setdefault("name", re.sub(r"[^A-Za-z0-9_.-]", "_", Path(path).stem)[:64] or "run")
-    return validate_config(raw, str(path))
+    return resolve_config(read_yaml(path), str(path), overrides, default_name(path))
 
 
 def config_to_yaml(config: RunConfig) -> str:

@@ -79,7 +79,8 @@ PARAMS_KEYS: dict[str, tuple[str, str]] = {
 SUMMARY_KEYS: dict[str, str] = {
     "format_version": "int: 1",
     "run_id": "str: the run directory's name",
-    "status": "str: running (while training) | complete | diverged | interrupted",
+    "status": "str: running (while training) | complete | diverged | interrupted | failed "
+              "(bp sweep: the point raised an error or its worker died; message says which)",
     "message": "str: one line on how the run ended",
     "epochs_requested": "int: train.epochs",
     "epochs_run": "int: rows in log.npz",
@@ -310,15 +311,18 @@ def write_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
     _atomic_write(path, write)
 
 
-def read_npz(path: Path, required: dict[str, tuple[str, str]] | tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Load every array of an .npz (allow_pickle=False); a missing, corrupt or newer file,
-    or one lacking a `required` key, is a RunDirError naming the file."""
+def read_npz(path: Path, required: dict[str, tuple[str, str]] | tuple[str, ...],
+             only: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """Load the arrays of an .npz (allow_pickle=False): every one, or `format_version`, the
+    `required` keys and those of `only` that exist (the others, say the snapshots, are never
+    read). A missing, corrupt or newer file, or one lacking a `required` key, is a RunDirError."""
     path = Path(path)
     if not path.is_file():
         raise RunDirError(f"{path}: missing")
+    wanted = None if only is None else {"format_version", *required, *only}
     try:
         with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
+            arrays = {key: archive[key] for key in archive.files if wanted is None or key in wanted}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
         raise RunDirError(f"{path}: corrupt or truncated ({type(err).__name__}: {err})") from err
     version = int(arrays.get("format_version", -1))
@@ -333,18 +337,23 @@ def read_npz(path: Path, required: dict[str, tuple[str, str]] | tuple[str, ...])
 
 def create_run_dir(root: str | Path, name: str, now: datetime | None = None) -> Path:
     """Make a new, empty `root/<YYYYmmdd-HHMMSS>-<name>[-k]`: sortable by start time, and never
-    an existing folder (mkdir is atomic, so two runs started in the same second both land)."""
+    an existing folder (two runs started in the same second both land)."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    stem = f"{(now or datetime.now()):%Y%m%d-%H%M%S}-{name}"
+    return fresh_dir(root, f"{(now or datetime.now()):%Y%m%d-%H%M%S}-{name}")
+
+
+def fresh_dir(parent: Path, stem: str) -> Path:
+    """Make `parent/stem`, or `stem-2`, `stem-3`, ... when taken: mkdir is atomic, so two
+    processes never get the same folder."""
     for attempt in range(1, 10_000):
-        run_dir = root / (stem if attempt == 1 else f"{stem}-{attempt}")
+        run_dir = parent / (stem if attempt == 1 else f"{stem}-{attempt}")
         try:
             run_dir.mkdir()
             return run_dir
         except FileExistsError:
             continue
-    raise RunDirError(f"{root}: cannot find a free run id for {stem}")
+    raise RunDirError(f"{parent}: cannot find a free folder name for {stem}")
 
 
 def write_run_files(run_dir: Path, result) -> None:

@@ -33,11 +33,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from backprop_cli.config import (
-    RunConfig, apply_overrides, config_to_yaml, format_validation_error, read_yaml, validate_config,
+    RunConfig, config_to_yaml, default_name, format_validation_error, read_yaml, resolve_config, set_path,
+    validate_config,
 )
 from backprop_cli.errors import ConfigError, RunDirError
-from backprop_cli.recorder import create_run_dir, read_npz, write_json_atomic, write_run_files, write_text_atomic
-from backprop_cli.trainer import train
+from backprop_cli.recorder import (
+    FORMAT_VERSION, create_run_dir, fresh_dir, read_npz, write_json_atomic, write_run_files, write_text_atomic,
+)
 
 SWEEP_FORMAT_VERSION = 1
 INDEX_FILE = "sweep.json"
@@ -161,13 +163,7 @@ def group_label(values: dict) -> str:
 def _with_values(base: dict, values: dict, where: str) -> dict:
     raw = copy.deepcopy(base)
     for key, value in values.items():
-        *sections, last = key.split(".")
-        node = raw
-        for depth, section in enumerate(sections):
-            node = node.setdefault(section, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"{where}: {'.'.join(sections[: depth + 1])} is a value, not a section")
-        node[last] = copy.deepcopy(value)
+        set_path(raw, key.split("."), copy.deepcopy(value), where)
     return raw
 
 
@@ -206,7 +202,7 @@ def plan_sweep(path: str | Path, grid: list[str] | None = None, seeds: int | Non
     and validate every point; nothing is written."""
     path = Path(path)
     raw = read_yaml(path)
-    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem)[:64] or "sweep"
+    stem = default_name(path)
     if isinstance(raw, dict) and "grid" in raw:
         try:
             spec = SweepFile.model_validate(raw)
@@ -218,11 +214,7 @@ def plan_sweep(path: str | Path, grid: list[str] | None = None, seeds: int | Non
         seeds = spec.seeds if seeds is None else seeds
     else:
         name, base, axes = stem, raw, []
-    if not isinstance(base, dict):
-        validate_config(base, str(path))
-    base = apply_overrides(base, overrides or [])
-    base.setdefault("name", name)
-    base = validate_config(base, str(path)).model_dump(mode="json")
+    base = resolve_config(base, str(path), overrides, name).model_dump(mode="json")
     axes = _check_axes(axes + [parse_grid(text) for text in grid or []], seeds, str(path))
     if not axes:
         raise ConfigError(f"{path}: nothing to sweep: give --grid KEY=V1,V2,... or --seeds N")
@@ -312,27 +304,15 @@ def points_to_run(sweep_dir: str | Path, index: dict) -> list[int]:
     return todo
 
 
-def _fresh_dir(sweep_dir: Path, index: int, width: int) -> Path:
-    """A new, empty run directory for the point: `007`, or `007-2`, ... when that exists."""
-    stem, attempt = f"{index:0{width}d}", 1
-    while True:
-        run_dir = sweep_dir / (stem if attempt == 1 else f"{stem}-{attempt}")
-        try:
-            run_dir.mkdir()
-            return run_dir
-        except FileExistsError:
-            attempt += 1
-
-
 def _record(sweep_dir: Path, point: dict, config: RunConfig, width: int,
             result: Any = None, error: str | None = None) -> None:
     """Write one point's run directory (a failure keeps its config and a summary saying why)."""
-    run_dir = _fresh_dir(sweep_dir, point["index"], width)
+    run_dir = fresh_dir(sweep_dir, f"{point['index']:0{width}d}")
     created = datetime.now().isoformat(timespec="seconds")
     write_text_atomic(run_dir / "config.yaml", config_to_yaml(config))
     if result is None:
         point.update(status="failed", message=error, final_loss=None, final_accuracy=None)
-        write_json_atomic(run_dir / "summary.json", {"format_version": 1, "run_id": run_dir.name,
+        write_json_atomic(run_dir / "summary.json", {"format_version": FORMAT_VERSION, "run_id": run_dir.name,
                                                      "status": "failed", "message": error, "created": created})
     else:
         result.summary["created"] = created
@@ -383,18 +363,20 @@ class PointDone:
 
 def run_sweep(sweep_dir: str | Path, executors: ExecutorFactory, only: list[int] | None = None,
               progress: Callable[[PointDone], None] | None = None,
-              work: Callable[[RunConfig], Any] = train, retries: int = 1) -> dict:
-    """Run the sweep's points that are not done (or those in `only`) and record each as it ends.
-    When a worker process dies, every point of its pool is rerun alone in a fresh pool; a point
-    whose worker dies while it runs alone `retries` times (0: at once) is marked failed. Any other
-    error marks just that point failed. Returns sweep.json's counts."""
+              work: Callable[[RunConfig], Any] | None = None) -> dict:
+    """Run the sweep's points that are not done (or those in `only`) with `work` (default
+    trainer.train) and record each as it ends. When a worker process dies, every point of its
+    pool is rerun alone in a fresh pool; a point whose worker dies while it runs alone is marked
+    failed. Any other error marks just that point failed. Returns sweep.json's counts."""
+    if work is None:
+        from backprop_cli.trainer import train as work  # here, so that reading a sweep never loads the trainer
     sweep_dir = Path(sweep_dir)
     index = load_index(sweep_dir)
     axes = [Axis(axis["key"], axis["values"]) for axis in index["grid"]]
     _, configs = expand(index["base"], axes, str(sweep_dir / INDEX_FILE))
     todo = points_to_run(sweep_dir, index) if only is None else list(only)
     width = len(str(max(len(configs) - 1, 1)))
-    total, done, lone_deaths, alone = len(todo), 0, dict.fromkeys(todo, 0), False
+    total, done, alone = len(todo), 0, False
     while todo:
         died = []
         for batch in ([[i] for i in todo] if alone else [todo]):
@@ -402,8 +384,7 @@ def run_sweep(sweep_dir: str | Path, executors: ExecutorFactory, only: list[int]
                 point = index["points"][i]
                 point["attempts"] += 1
                 if isinstance(outcome, BrokenProcessPool):
-                    lone_deaths[i] += alone
-                    if lone_deaths[i] < retries:
+                    if not alone:
                         died.append(i)
                         continue
                     outcome = BrokenProcessPool(f"the worker running it died ({point['attempts']} attempts)")
@@ -416,7 +397,7 @@ def run_sweep(sweep_dir: str | Path, executors: ExecutorFactory, only: list[int]
                 if progress:
                     progress(PointDone(i, point["status"], done, total, dict(index["counts"])))
         todo, alone = died, True
-    return dict(load_index(sweep_dir).get("counts", {}))
+    return dict(index.get("counts", {}))
 
 
 def _outcomes(executors: ExecutorFactory, work: Callable, configs: list[RunConfig],
@@ -499,7 +480,8 @@ def _load_group(sweep_dir: Path, label: str, points: list[dict]) -> Group:
     for point in points:
         if point["status"] not in DONE_STATUSES or not point["run_dir"]:
             continue
-        log = read_npz(sweep_dir / point["run_dir"] / "log.npz", ("loss", "accuracy"))
+        log = read_npz(sweep_dir / point["run_dir"] / "log.npz", ("loss", "accuracy"),
+                       only=("grad_norm", "weight_grad_norm"))
         for metric, values in _run_curves(log).items():
             curves[metric].append(values)
         finals.append(point["final_accuracy"])
