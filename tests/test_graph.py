@@ -103,7 +103,7 @@ def test_cli_graph_from_config_and_from_layers(tmp_path):
     (["--layers", "2,3,1", "--input", "1,2,3", "--target", "1"], "error: --input has 3 values but the network has 2"),
     (["--layers", "3,3,1"], "error: --layers: model.layer_sizes: first size 3 must equal"),
     (["--layers", "2,40,1"], "error: a layer of 40 units is too wide to draw"),
-    (["--layers", "2,3,1", "--out", "graph.gif"], "error: --out graph.gif: the file must end in one of"),
+    (["--layers", "2,3,1", "--out", "graph.gif"], "error: --out graph.gif: the file's suffix: expected one of png, svg, pdf"),
 ])
 def test_cli_graph_bad_input_is_one_clear_line(tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)

@@ -246,3 +246,14 @@ def test_envelope_keeps_spikes_and_bounds_points():
     assert np.array_equal(envelope(short)[1], short)
     starts, binned = bin_max(np.column_stack([y, -y]))
     assert binned.shape == (len(starts), 2) and np.nanmax(binned[:, 0]) == 1e6
+
+
+def test_output_path_keeps_dots_in_names_and_checks_the_format(tmp_path):
+    from backprop_cli.errors import BackpropError
+    from backprop_cli.plotting._common import output_path
+
+    default = tmp_path / "compare_lr0.5_vs_lr0.1"
+    assert output_path(None, default, "png") == tmp_path / "compare_lr0.5_vs_lr0.1.png"
+    assert output_path(tmp_path, default, "svg") == tmp_path / "compare_lr0.5_vs_lr0.1.svg"
+    with pytest.raises(BackpropError, match="--format gif: expected one of"):
+        output_path(None, default, "gif")

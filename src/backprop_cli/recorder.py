@@ -260,7 +260,7 @@ class GradientRecorder:
 
 # --- files -----------------------------------------------------------------------------------
 
-def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
+def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Call write(handle) on a temp file in the same folder, fsync, then rename over `path`."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -277,7 +277,7 @@ def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    _atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
+    write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -308,7 +308,7 @@ def write_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
                 with archive.open(info, "w", force_zip64=big) as entry:
                     np.lib.format.write_array(entry, value, allow_pickle=False)
 
-    _atomic_write(path, write)
+    write_atomic(path, write)
 
 
 def read_npz(path: Path, required: dict[str, tuple[str, str]] | tuple[str, ...],

@@ -6,8 +6,6 @@ backend or on global pyplot state.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +13,7 @@ from matplotlib.figure import Figure
 
 from backprop_cli import analysis
 from backprop_cli.errors import BackpropError, RunDirError
-from backprop_cli.recorder import STATISTICS_KEYS, Run
+from backprop_cli.recorder import STATISTICS_KEYS, Run, write_atomic
 
 MAX_POINTS = 2000  # points drawn per series; longer runs are drawn as a min/max envelope
 FORMATS = ("png", "svg", "pdf")
@@ -121,13 +119,19 @@ def title_color(run: Run) -> str:
     return "black" if analysis.status(run.log) == "complete" else "darkred"
 
 
+def check_format(fmt: str, what: str) -> str:
+    """`fmt` if it is an image format we write; else a BackpropError naming `what`."""
+    if fmt not in FORMATS:
+        raise BackpropError(f"{what}: expected one of {', '.join(FORMATS)}")
+    return fmt
+
+
 def output_path(out: Path | None, default: Path, fmt: str) -> Path:
     """The file to write: `out` when given (its suffix must agree with fmt; an existing folder
-    gets default's name inside it), else `default` + fmt."""
-    if fmt not in FORMATS:
-        raise BackpropError(f"--format {fmt}: expected one of {', '.join(FORMATS)}")
+    gets default's name inside it), else `default` + fmt (a dot in default's name is kept)."""
+    check_format(fmt, f"--format {fmt}")
     if out is None:
-        return default.with_suffix(f".{fmt}")
+        return default.parent / f"{default.name}.{fmt}"
     out = Path(out)
     if out.is_dir():
         return out / f"{default.name}.{fmt}"
@@ -140,13 +144,5 @@ def save(fig: Figure, path: Path) -> Path:
     """Write the figure atomically (temp file in the same folder, then rename); returns path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format=path.suffix.lstrip(".").lower(), dpi=DPI)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda handle: fig.savefig(handle, format=path.suffix.lstrip(".").lower(), dpi=DPI))
     return path

@@ -13,8 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch
 
-from backprop_cli.errors import BackpropError
-from backprop_cli.plotting._common import FORMATS, save
+from backprop_cli.plotting._common import check_format, save
 
 RADIUS = 0.3
 COLUMN_GAP = 2.4
@@ -31,8 +30,7 @@ def plot_graph(config, values=None, out: Path = Path("computational_graph.png"),
     file's name for the title (None: the network came from --layers).
     """
     out = Path(out)
-    if out.suffix.lstrip(".").lower() not in FORMATS:
-        raise BackpropError(f"--out {out}: the file must end in one of .{', .'.join(FORMATS)}")
+    check_format(out.suffix.lstrip(".").lower(), f"--out {out}: the file's suffix")
     fig = graph_figure(config, values, source)
     return save(fig, out)
 

@@ -12,8 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from backprop_cli.errors import RunDirError
-from backprop_cli.plotting._common import FORMATS, positive, save
+from backprop_cli.plotting._common import check_format, positive, save
 from backprop_cli.sweep import METRIC_LABELS, METRICS, Group, SweepSummary, bands, load_sweep, value_label
 
 LOG_SCALE = {"loss", "grad_norm", "grad_ratio"}
@@ -24,8 +23,7 @@ BAND_NOTE = ("line: median over seeds; band: 10–90% of seeds. After a run dive
 def plot_sweep(sweep_dir: str | Path, out_dir: str | Path | None = None, fmt: str = "png") -> list[Path]:
     """Write <name>_sweep_curves and <name>_sweep_final_accuracy (`name`: the base config's)
     into `out_dir`, default the sweep directory."""
-    if fmt not in FORMATS:
-        raise RunDirError(f"--format {fmt}: expected one of {', '.join(FORMATS)}")
+    check_format(fmt, f"--format {fmt}")
     summary = load_sweep(sweep_dir)
     out = Path(out_dir) if out_dir is not None else summary.path
     name = summary.index["base"]["name"]
