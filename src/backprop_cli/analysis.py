@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backprop_cli.recorder import load_run, write_text_atomic
+from backprop_cli.recorder import Run, load_run, write_text_atomic
 
 EARLY_EPOCHS = 3
 HIGH_RATIO = 1e-2
@@ -132,18 +132,19 @@ def training_stability(log: dict[str, np.ndarray]) -> Verdict:
     spikes = loss_spike_ratio(log["loss"])
     n_spikes = int(np.count_nonzero(spikes > LOSS_SPIKE_FACTOR))
     peak_spike = float(np.nanmax(spikes))
+    grad_text = ""
     if has_statistics(log):
         threshold = float(log["exploding_threshold"])
         grad_norm = log["grad_norm"]
         exploding = (grad_norm > threshold) | (log["exploding_steps"] > 0).any(axis=1)
         peak = float(np.nanmax(grad_norm))
+        grad_text = f"; max ‖g‖ {peak:.3g}"
         if exploding.any():
             return Verdict("unstable", f"max ‖g‖ {peak:.3g} > {threshold:g} in {_epoch_count(int(exploding.sum()))}, "
                                        f"from epoch {int(np.argmax(exploding))}")
     if n_spikes:
         return Verdict("spiky", f"loss > {LOSS_SPIKE_FACTOR:g}× its best so far in {_epoch_count(n_spikes)}, "
                                 f"peak {peak_spike:.3g}×")
-    grad_text = f"; max ‖g‖ {peak:.3g}" if has_statistics(log) else ""
     loss_text = f"loss ≤ {peak_spike:.3g}× its best so far" if peak_spike > 1 else "loss never rose"
     return Verdict("stable", loss_text + grad_text)
 
@@ -195,13 +196,18 @@ def accuracy_text(run) -> str:
     return text
 
 
+def run_name(run: Run) -> str:
+    """The run's config name, e.g. 'spiral_clip' (its folder's name if the config has none)."""
+    return str(run.config.get("name", run.path.name))
+
+
 def results_row(run) -> dict[str, str]:
     """One row of the results table (RESULTS_COLUMNS -> cell text) for a recorder.Run."""
     log, config = run.log, run.config
     model = config["model"]
     norm = final_grad_norm(log)
     return {
-        "run": str(config.get("name", run.path.name)),
+        "run": run_name(run),
         "problem": problem_text(config, run.data),
         "architecture": architecture_text(log),
         "activation": str(model["activation"]),

@@ -83,11 +83,6 @@ def positive(y: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(y) & (y > 0) & (y <= LOG_MAX), y, np.nan)
 
 
-def run_label(run: Run) -> str:
-    """The run's config name, e.g. 'spiral_clip'."""
-    return str(run.config.get("name", run.path.name))
-
-
 def run_description(run: Run) -> str:
     """One line: data, architecture, activations, loss, optimizer and clip setting."""
     config, log = run.config, run.log

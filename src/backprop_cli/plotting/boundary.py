@@ -14,7 +14,7 @@ from matplotlib.lines import Line2D
 
 from backprop_cli import analysis
 from backprop_cli.network import MLP
-from backprop_cli.plotting._common import run_description, run_label, run_outcome, save, title_color
+from backprop_cli.plotting._common import run_description, run_outcome, save, title_color
 from backprop_cli.recorder import Run
 
 GRID = 200
@@ -78,7 +78,7 @@ def boundary_figure(run: Run) -> Figure:
                Line2D([], [], marker="o", linestyle="", color=ORANGE, markeredgecolor="black", label="class 0"),
                Line2D([], [], color="black", label="decision boundary (output 0.5)")]
     axes[1].legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.85)
-    fig.suptitle(f"{run_label(run)}: decision boundary\n{run_description(run)}\n{run_outcome(run)}",
+    fig.suptitle(f"{analysis.run_name(run)}: decision boundary\n{run_description(run)}\n{run_outcome(run)}",
                  color=title_color(run))
     return fig
 

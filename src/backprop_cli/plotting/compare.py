@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from backprop_cli import analysis
 from backprop_cli.errors import RunDirError
 from backprop_cli.plotting._common import (
-    envelope, epoch_axis, loss_and_accuracy, output_path, positive, require_plottable, run_label, save,
+    envelope, epoch_axis, loss_and_accuracy, output_path, positive, require_plottable, save,
 )
 from backprop_cli.recorder import Run, load_run
 
@@ -27,7 +27,7 @@ def comparison_name(runs: list[Run]) -> str:
 
 def legend_labels(runs: list[Run]) -> list[str]:
     """'spiral (clip none)'; the run id is added when two runs share a config name."""
-    labels = [f"{run_label(run)} (clip {analysis.clip_text(run.log)})" for run in runs]
+    labels = [f"{analysis.run_name(run)} (clip {analysis.clip_text(run.log)})" for run in runs]
     if len(set(labels)) < len(labels):
         labels = [f"{label} {run.path.name}" for label, run in zip(labels, runs)]
     return labels
@@ -49,7 +49,7 @@ def comparison_figure(runs: list[Run]) -> Figure:
         norm_ax.plot(*envelope(positive(log["grad_norm"])), color=color, linewidth=1.2, label=label)
         if str(log["clip_method"]) == "norm":
             norm_ax.axhline(float(log["clip_threshold"]), color=color, linestyle="--", linewidth=1.3,
-                            label=f"{run_label(run)}: clip threshold {float(log['clip_threshold']):g} "
+                            label=f"{analysis.run_name(run)}: clip threshold {float(log['clip_threshold']):g} "
                                   f"(fired in {len(analysis.clip_fired_epochs(log))} epochs)")
         first, final = log["weight_grad_norm"][0], log["weight_grad_norm"][-1]
         layers = np.arange(1, len(final) + 1)

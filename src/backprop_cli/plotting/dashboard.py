@@ -18,7 +18,7 @@ from matplotlib.transforms import blended_transform_factory
 from backprop_cli import analysis
 from backprop_cli.plotting._common import (
     LOG_MAX, MAX_POINTS, bin_max, bin_starts, envelope, epoch_axis, output_path, positive, require_plottable, run_description,
-    run_label, run_outcome, save, title_color,
+    run_outcome, save, title_color,
 )
 from backprop_cli.plotting.boundary import write_boundary
 from backprop_cli.recorder import Run, load_run
@@ -40,7 +40,7 @@ def dashboard_figure(run: Run) -> Figure:
         panel(fig, ax, log)
     long_run = analysis.n_epochs(log) > MAX_POINTS
     note = " · long run: lines show each bin's min and max (bins widen with the epoch)" if long_run else ""
-    fig.suptitle(f"{run_label(run)}: gradient flow\n{run_description(run)}\n{run_outcome(run)}{note}",
+    fig.suptitle(f"{analysis.run_name(run)}: gradient flow\n{run_description(run)}\n{run_outcome(run)}{note}",
                  fontsize=14, color=title_color(run))
     return fig
 
@@ -54,7 +54,6 @@ def plot_run(run_dir: str | Path, out: Path | None = None, fmt: str = "png") -> 
     """`bp plot RUN`: write RUN/dashboard.<fmt> and RUN/boundary.<fmt> (or `out` and
     <out stem>_boundary beside it; an existing folder `out` gets both names); returns both paths."""
     run = load_run(run_dir)
-    require_plottable(run)
     dashboard = output_path(out, run.path / "dashboard", fmt)
     beside = out is not None and not Path(out).is_dir()
     boundary = dashboard.with_name(f"{dashboard.stem}_boundary{dashboard.suffix}" if beside
@@ -101,7 +100,8 @@ def _note(ax, text: str, y: float = 0.5) -> None:
 def _threshold_lines(ax, log, values: np.ndarray) -> np.ndarray:
     """Dotted lines at the vanishing/exploding thresholds when they lie within a decade of the
     data; returns the thresholds drawn, for the axis limits."""
-    finite = values[np.isfinite(values) & (values > 0)]
+    finite = positive(values)
+    finite = finite[~np.isnan(finite)]
     drawn = []
     if not finite.size:
         return np.array(drawn)
@@ -294,9 +294,7 @@ def _loss_and_max(fig, ax, log) -> None:
     right = ax.twinx()
     right.plot(*envelope(positive(log["grad_abs_max"])), color="tab:red", linestyle="--", linewidth=1.1,
                label="max |g| (right)")
-    method = str(log["clip_method"])
-    if method != "none":
-        _clip_threshold(right, log)
+    _clip_threshold(right, log)
     _log_axis(right, "max |dL/dθ|", log["grad_abs_max"], *_clip_series(log), note=False)
     right.grid(False)
     right.set_ylabel("max |dL/dθ| (log scale)", color="tab:red")
@@ -312,7 +310,7 @@ def _final_bars(fig, ax, log) -> None:
     final = norms[row]
     health = analysis.layer_health(final, log)
     x = np.arange(1, len(final) + 1)
-    heights = np.where(np.isfinite(final) & (final > 0), final, np.nan)
+    heights = positive(final)
     ax.bar(x, np.nan_to_num(heights, nan=0.0), color=[HEALTH_COLORS[h] for h in health], edgecolor="black")
     vanishing, weak = float(log["vanishing_threshold"]), analysis.weak_threshold(log)
     exploding = float(log["exploding_threshold"])

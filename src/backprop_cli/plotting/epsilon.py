@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from backprop_cli.plotting._common import save
+from backprop_cli.plotting._common import positive, save
 from backprop_cli.recorder import read_npz
 
 SWEEP_KEYS = ("eps", "component", "method", "truncation", "elementwise", "normwise", "checked",
@@ -29,9 +29,10 @@ def plot_epsilon_sweep(sweep_path: Path, out: Path) -> Path:
         _draw_panel(ax, sweep, key)
         ax.set_title(title, fontsize=10)
     errors = np.concatenate([sweep["elementwise"].ravel(), sweep["normwise"].ravel()])
-    positive = errors[np.isfinite(errors) & (errors > 0)]
-    if positive.size:
-        axes[0].set_ylim(positive.min() / 1e3, max(positive.max(), 1.0) * 5)  # room for the region labels
+    drawn = positive(errors)
+    drawn = drawn[~np.isnan(drawn)]
+    if drawn.size:
+        axes[0].set_ylim(drawn.min() / 1e3, max(drawn.max(), 1.0) * 5)  # room for the region labels
     axes[0].set_ylabel("relative error, analytic vs numerical (log)")
     axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8.5, title="component",
                    title_fontsize=9, frameon=False)
@@ -42,7 +43,7 @@ def plot_epsilon_sweep(sweep_path: Path, out: Path) -> Path:
 
 def _draw_panel(ax, sweep: dict, key: str) -> None:
     eps = sweep["eps"]
-    errors = np.where(sweep[key] > 0, sweep[key], np.nan)  # an exact match has no logarithm
+    errors = positive(sweep[key])  # an exact match has no logarithm
     strong = iter(colormaps["tab10"].colors)
     faint = iter(colormaps["Set2"].colors)
     rows = zip(sweep["component"], sweep["method"], sweep["truncation"], errors, sweep["checked"])
