@@ -11,8 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backprop_cli.config import RunConfig
-from backprop_cli.datasets import make_dataset
-from backprop_cli.network import MLP, init_params
+from backprop_cli.gradcheck import gradcheck_problem
 
 LEARNING_RATE = 0.5
 CLIP_THRESHOLD = 1.0
@@ -54,10 +53,7 @@ class Problem:
 
     def data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(X (n, 2), Y (n, 1), initial flat parameters (P,)), as `bp train` draws them."""
-        config = self.config(log=True)
-        rng = np.random.default_rng(config.seed)
-        X, Y = make_dataset(config.data, rng)
-        params = init_params(MLP.from_config(config).layout, config.model.init, rng, config.model.init_std)
+        _, params, X, Y = gradcheck_problem(self.config(log=True))
         return X, Y, params
 
 

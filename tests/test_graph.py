@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from backprop_cli import explain
 from backprop_cli.cli import app
 from backprop_cli.config import load_config, validate_config
-from backprop_cli.gradcheck import numerical_gradient
+from backprop_cli.gradcheck import gradcheck_problem, numerical_gradient
 from backprop_cli.network import MLP
 from backprop_cli.plotting._common import DPI
 from backprop_cli.plotting.graph import graph_figure, plot_graph
@@ -36,7 +36,7 @@ def test_graph_values_are_the_networks_forward_and_gradients():
     x, y = np.array([0.5, -1.0]), np.array([1.0])
     values = explain.graph_values(config, x, y)
     mlp = MLP.from_config(config)
-    weights = mlp.layout.views(explain.initial_params(config))
+    weights = mlp.layout.views(gradcheck_problem(config)[1])
     (W1, b1), (W2, b2) = weights
     Z1 = x @ W1 + b1
     Z2 = np.tanh(Z1) @ W2 + b2
@@ -45,7 +45,7 @@ def test_graph_values_are_the_networks_forward_and_gradients():
     np.testing.assert_allclose(values.A[1], A2, rtol=1e-12)
     assert values.loss == pytest.approx(0.5 * float(np.sum((y - A2) ** 2)), rel=1e-12)
 
-    params = explain.initial_params(config)
+    params = gradcheck_problem(config)[1]
 
     def loss_of(v):
         return mlp.loss_value(params, v[None, :], y[None, :])
@@ -61,7 +61,11 @@ def test_initial_params_are_the_ones_bp_train_starts_from(tmp_path):
 
     config = load_config(CONFIGS / "xor.yaml", ["train.epochs=1"])
     run_dir, _ = train_to_dir(config, tmp_path)
-    np.testing.assert_array_equal(explain.initial_params(config), load_run(run_dir).params["initial"])
+    _, params, X, Y = gradcheck_problem(config)
+    run = load_run(run_dir)
+    np.testing.assert_array_equal(params, run.params["initial"])
+    np.testing.assert_array_equal(X, run.data["X"])
+    np.testing.assert_array_equal(Y, run.data["y"])
 
 
 def test_annotations_show_every_forward_value_and_gradient():

@@ -279,13 +279,11 @@ def gradcheck(
 
     Exit code 1 when any component fails its tolerance, 0 when all pass."""
     from backprop_cli import gradcheck as gc
-    from backprop_cli.config import apply_overrides, validate_config
 
     options = {"eps": eps, "sweep_max": eps_max, "sweep_min": eps_min}
     overrides = [*(set_ or []), *(f"gradcheck.{key}={value!r}" for key, value in options.items() if value is not None)]
     with reporting_errors():
-        run_config = (load_config(config, overrides) if config is not None
-                      else validate_config(apply_overrides(gc.BUILTIN_NETWORK, overrides), "built-in network"))
+        run_config = gc.gradcheck_config(config, overrides)
         if eps_sweep:
             if fast or method != "central":
                 raise BackpropError("--eps-sweep runs every method itself; drop --fast / --method")

@@ -17,9 +17,8 @@ import numpy as np
 
 from backprop_cli.activations import Activation, get_activation
 from backprop_cli.config import load_config, validate_config
-from backprop_cli.datasets import make_dataset
 from backprop_cli.errors import BackpropError
-from backprop_cli.gradcheck import DEFAULT_EPS, numerical_gradient
+from backprop_cli.gradcheck import DEFAULT_EPS, gradcheck_problem, numerical_gradient
 from backprop_cli.layers import linear_backward, linear_forward
 from backprop_cli.losses import bce_with_sigmoid_loss, mse_loss
 from backprop_cli.network import MLP, init_params
@@ -479,22 +478,14 @@ class GraphValues:
     loss: float
 
 
-def initial_params(config) -> np.ndarray:
-    """The flat (P,) parameters `bp train` starts from: the seed's generator draws the data first."""
-    rng = np.random.default_rng(config.seed)
-    make_dataset(config.data, rng)
-    return init_params(MLP.from_config(config).layout, config.model.init, rng, config.model.init_std)
-
-
 def graph_values(config, x: np.ndarray, y: np.ndarray) -> GraphValues:
     """Forward and backward through network.MLP for one sample x: (d0,), target y: (d(L),)."""
-    mlp = MLP.from_config(config)
+    mlp, params, _, _ = gradcheck_problem(config)  # the parameters bp train starts from
     sizes = mlp.layout.layer_sizes
     if len(x) != sizes[0]:
         raise BackpropError(f"--input has {len(x)} values but the network has {sizes[0]} inputs")
     if len(y) != sizes[-1]:
         raise BackpropError(f"--target has {len(y)} values but the network has {sizes[-1]} outputs")
-    params = initial_params(config)
     weights = mlp.layout.views(params)
     _, caches = mlp.forward(weights, x[None, :])
     loss, deltas = mlp.backward(caches, y[None, :], mlp.layout.views(np.zeros_like(params)))
