@@ -78,7 +78,7 @@ def test_symbolic_and_numerical_agree_with_each_other():
 
 
 def test_a_wrong_derivative_fails_both_checks(monkeypatch):
-    def wrong_backward(dA, Z, A):
+    def wrong_backward(dA, Z, A, out=None):
         return dA * A  # forgot the (1 - A)
 
     wrong = Activation("sigmoid", activations.sigmoid_forward, wrong_backward, "output")

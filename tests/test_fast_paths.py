@@ -6,20 +6,37 @@ from __future__ import annotations
 import numpy as np
 
 from backprop_cli.config import ClipConfig, LogConfig
-from backprop_cli.layers import linear_backward, linear_forward
-from backprop_cli.network import ParamLayout
+from backprop_cli.layers import linear_backward_stacked, linear_forward
+from backprop_cli.network import MLP, ParamLayout, Workspace
 from backprop_cli.recorder import GradientRecorder
 
 
-def test_linear_backward_writes_into_given_arrays():
+def test_stacked_linear_backward_writes_dW_and_db_in_one_block():
     rng = np.random.default_rng(0)
     X, W, b, dZ = rng.normal(size=(7, 3)), rng.normal(size=(3, 4)), rng.normal(size=4), rng.normal(size=(7, 4))
     _, cache = linear_forward(X, W, b)
-    dW_out, db_out = np.full((3, 4), np.nan), np.full(4, np.nan)
-    dX, dW, db = linear_backward(dZ, cache, dW_out, db_out)
-    assert dW is dW_out and db is db_out
-    assert np.allclose(dW, X.T @ dZ, rtol=1e-14) and np.allclose(db, dZ.sum(axis=0), rtol=1e-14)
+    dWb_out, dX_out = np.full((4, 4), np.nan), np.full((7, 3), np.nan)
+    dX, dWb = linear_backward_stacked(dZ, cache, dWb_out, dX_out)
+    assert dWb is dWb_out and dX is dX_out
+    assert np.allclose(dWb[:-1], X.T @ dZ, rtol=1e-14) and np.allclose(dWb[-1], dZ.sum(axis=0), rtol=1e-14)
     assert np.allclose(dX, dZ @ W.T, rtol=1e-14)
+    assert linear_backward_stacked(dZ, cache, input_grad=False)[0] is None
+
+
+def test_a_reused_workspace_gives_the_bits_of_fresh_arrays():
+    mlp = MLP([2, 5, 4, 1], "tanh")
+    rng = np.random.default_rng(1)
+    X, Y = rng.normal(size=(9, 2)), (rng.random((9, 1)) > 0.5).astype(float)
+    workspace = Workspace(mlp.layout, 9)
+    for params in (rng.normal(size=mlp.layout.size), rng.normal(size=mlp.layout.size)):
+        fresh_grad, reused_grad = np.zeros_like(params), np.zeros_like(params)
+        fresh_out, fresh_caches = mlp.forward(params, X)
+        fresh_loss, fresh_deltas = mlp.backward(fresh_caches, Y, fresh_grad)
+        out, caches = mlp.forward(params, X, workspace)
+        loss, deltas = mlp.backward(caches, Y, reused_grad, workspace)
+        assert np.shares_memory(caches[0].A, workspace.inputs[1]) and np.shares_memory(deltas[0], workspace.dA[0])
+        assert loss == fresh_loss and np.array_equal(out, fresh_out) and np.array_equal(reused_grad, fresh_grad)
+        assert all(np.array_equal(a, b) for a, b in zip(deltas, fresh_deltas))
 
 
 def test_linear_forward_accepts_a_complex_bias_on_real_weights():

@@ -96,10 +96,10 @@ def _broken(name: str, backward) -> Activation:
 
 
 @pytest.mark.parametrize("name, backward", [
-    ("tanh", lambda dA, Z, A: -dA * (1 - A * A)),                 # sign flipped
-    ("sigmoid", lambda dA, Z, A: 2 * dA * A * (1 - A)),           # factor of 2
-    ("relu", lambda dA, Z, A: dA * (Z >= 0) * (Z < 0.5)),         # wrong mask
-    ("leaky_relu", lambda dA, Z, A: np.where(Z > 0, dA, 0.1 * dA)),  # wrong slope
+    ("tanh", lambda dA, Z, A, out=None: -dA * (1 - A * A)),                 # sign flipped
+    ("sigmoid", lambda dA, Z, A, out=None: 2 * dA * A * (1 - A)),           # factor of 2
+    ("relu", lambda dA, Z, A, out=None: dA * (Z >= 0) * (Z < 0.5)),         # wrong mask
+    ("leaky_relu", lambda dA, Z, A, out=None: np.where(Z > 0, dA, 0.1 * dA)),  # wrong slope
 ])
 def test_broken_activation_backward_fails(name, backward):
     inputs = gc.component_inputs(np.random.default_rng(3))
@@ -228,7 +228,7 @@ def _with_hidden(mlp: MLP, backward) -> MLP:
 
 def test_broken_hidden_backward_fails_below_the_output_layer():
     mlp, params, X, Y = small_problem(9)
-    broken = _with_hidden(mlp, lambda dA, Z, A: -dA * (1 - A * A))
+    broken = _with_hidden(mlp, lambda dA, Z, A, out=None: -dA * (1 - A * A))
     for result in (gc.check_mlp(broken, params, X, Y), gc.check_mlp_complex(broken, params, X, Y)):
         assert not result.passed
         assert result.worst[:2] in ("W1", "b1", "W2", "b2")  # layer 3's gradient does not use σ'
@@ -238,9 +238,9 @@ def test_broken_hidden_backward_fails_below_the_output_layer():
 class WrongBiasSum(MLP):
     """Backward that sums the bias gradient over every entry of δ, not over the batch axis."""
 
-    def backward(self, caches, Y, grads):
-        loss, deltas = super().backward(caches, Y, grads)
-        for (_, db), delta in zip(grads, deltas):
+    def backward(self, caches, Y, grad):
+        loss, deltas = super().backward(caches, Y, grad)
+        for (_, db), delta in zip(self.layout.views(grad), deltas):
             db[...] = delta.sum()
         return loss, deltas
 
@@ -248,9 +248,9 @@ class WrongBiasSum(MLP):
 class DoubledOutputDelta(MLP):
     """Backward with the output layer's δ doubled (a factor of 2 dropped from ½(a − y)²)."""
 
-    def backward(self, caches, Y, grads):
-        loss, deltas = super().backward(caches, Y, grads)
-        W, b = grads[-1]
+    def backward(self, caches, Y, grad):
+        loss, deltas = super().backward(caches, Y, grad)
+        W, b = self.layout.views(grad)[-1]
         W *= 2.0
         b *= 2.0
         return loss, deltas

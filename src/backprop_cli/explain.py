@@ -300,9 +300,9 @@ def network_steps(layer_sizes: Sequence[int], x: np.ndarray, y: np.ndarray, acti
     for _, b in weights:
         b[...] = 0.1  # nonzero, so that the bias enters the forward values visibly
     X, Y = x[None, :], y[None, :]
-    _, caches = mlp.forward(weights, X)
+    _, caches = mlp.forward(params, X)
     grad = np.zeros_like(params)
-    loss_value, deltas = mlp.backward(caches, Y, mlp.layout.views(grad))
+    loss_value, deltas = mlp.backward(caches, Y, grad)
     grads = mlp.layout.views(grad)
     numerical_grads = mlp.layout.views(numerical_gradient(lambda p: mlp.loss_value(p, X, Y), params))
     n_layers = len(weights)
@@ -486,9 +486,8 @@ def graph_values(config, x: np.ndarray, y: np.ndarray) -> GraphValues:
         raise BackpropError(f"--input has {len(x)} values but the network has {sizes[0]} inputs")
     if len(y) != sizes[-1]:
         raise BackpropError(f"--target has {len(y)} values but the network has {sizes[-1]} outputs")
-    weights = mlp.layout.views(params)
-    _, caches = mlp.forward(weights, x[None, :])
-    loss, deltas = mlp.backward(caches, y[None, :], mlp.layout.views(np.zeros_like(params)))
+    _, caches = mlp.forward(params, x[None, :])
+    loss, deltas = mlp.backward(caches, y[None, :], np.zeros_like(params))
     upstream = [linear_backward(delta, cache.linear)[0][0] for delta, cache in zip(deltas, caches)]
     output_grad = None if mlp.loss == "bce" else mse_loss(caches[-1].A, y[None, :])[1][0]
     return GraphValues(x, y, upstream[0], [c.Z[0] for c in caches], [c.A[0] for c in caches],

@@ -363,9 +363,9 @@ class _BasePass:
 def _base_pass(mlp: MLP, params: np.ndarray, X: np.ndarray, Y: np.ndarray) -> _BasePass:
     """One forward and backward pass (the analytic gradient), kept transposed for the checks."""
     weights = mlp.layout.views(params)
-    _, caches = mlp.forward(weights, X)
+    _, caches = mlp.forward(params, X)
     grad = np.zeros_like(params)
-    loss, _ = mlp.backward(caches, Y, mlp.layout.views(grad))
+    loss, _ = mlp.backward(caches, Y, grad)
     ZT = [np.ascontiguousarray(cache.Z.T) for cache in caches]
     AT = [np.ascontiguousarray(X.T)] + [np.ascontiguousarray(cache.A.T) for cache in caches[:-1]]
     YT = np.ascontiguousarray(Y.T)
@@ -463,7 +463,7 @@ def _derivative_along(mlp: MLP, params: np.ndarray, X: np.ndarray, Y: np.ndarray
         return mlp.loss_value(params + t * u, X, Y)
 
     def signs(t: float) -> np.ndarray:
-        return _hidden_signs(mlp, mlp.forward(mlp.layout.views(params + t * u), X)[1])
+        return _hidden_signs(mlp, mlp.forward(params + t * u, X)[1])
 
     def flips(t: float) -> bool:
         return bool(np.any(signs(t) != base))

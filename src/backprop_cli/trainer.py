@@ -16,7 +16,7 @@ import numpy as np
 
 from backprop_cli.config import RunConfig, config_to_yaml
 from backprop_cli.datasets import make_dataset
-from backprop_cli.network import MLP, init_params
+from backprop_cli.network import MLP, Workspace, init_params
 from backprop_cli.optimizers import clip_by_norm, clip_by_value, make_optimizer
 from backprop_cli.recorder import (
     GradientRecorder, create_run_dir, write_json_atomic, write_run_files, write_text_atomic,
@@ -69,10 +69,10 @@ class _Training:
         self.params = init_params(layout, config.model.init, self.rng, config.model.init_std)
         self.initial_params = self.params.copy()
         self.grad = np.zeros_like(self.params)
-        self.weights, self.grads = layout.views(self.params), layout.views(self.grad)
         self.optimizer = make_optimizer(config.train.optimizer, layout.size)
         self.clip = config.train.clip
         self.slices = batch_slices(len(self.X), config.train.batch_size)
+        self.workspaces = {n: Workspace(layout, n) for n in {part.stop - part.start for part in self.slices}}
         self.recorder = GradientRecorder(layout, config.train.epochs, len(self.slices), config.log, self.clip)
         self.grad_norm = float("nan")
 
@@ -96,8 +96,9 @@ class _Training:
 
     def step(self, epoch: int, step: int, X: np.ndarray, y: np.ndarray, positive: np.ndarray) -> str | None:
         """Forward, backward, record, clip, update; nothing is updated from a non-finite gradient."""
-        output, caches = self.mlp.forward(self.weights, X)
-        loss, deltas = self.mlp.backward(caches, y, self.grads)
+        workspace = self.workspaces[len(X)]
+        output, caches = self.mlp.forward(self.params, X, workspace)
+        loss, deltas = self.mlp.backward(caches, y, self.grad, workspace)
         n_correct = int(np.count_nonzero((output > 0.5) == positive))
         grad_norm, abs_max = self.recorder.record_step(epoch, step, loss * len(X), n_correct, self.grad, deltas)
         if not self.recorder.enabled:
