@@ -193,13 +193,18 @@ class GradientRecorder:
         return grad_norm, abs_max
 
     def _record_alive_units(self, grad: np.ndarray, deltas: list[np.ndarray]) -> None:
-        """Mark the units with a nonzero δ this step. A nonzero db = Σ_rows δ proves it at the
-        cost of one gather; only a layer with a unit at db = 0 (a dead ReLU, say) reads δ."""
+        """Mark the units with a nonzero δ this step. A nonzero db = Σ_rows δ proves it: a
+        gradient without a single zero proves it for every unit in one call, else one gather
+        does; only a layer with a unit at db = 0 (a dead ReLU, say) reads δ."""
+        if np.count_nonzero(grad) == grad.size:
+            self._alive[:] = True
+            return
         self._alive |= grad[self._bias_index] != 0
         if np.count_nonzero(self._alive) < self._alive.size:  # 3x faster than .all()
             for alive, delta in zip(self._alive_per_layer, deltas):
-                if not alive.all():
-                    alive |= delta.any(axis=0)
+                if np.count_nonzero(alive) < alive.size:
+                    unsure = np.flatnonzero(~alive)
+                    alive[unsure] = delta[:, unsure].any(axis=0)  # δ is column-major: whole columns
 
     def record_clip(self, epoch: int) -> None:
         if self.enabled:
