@@ -28,6 +28,9 @@ def test_a_reused_workspace_gives_the_bits_of_fresh_arrays():
     rng = np.random.default_rng(1)
     X, Y = rng.normal(size=(9, 2)), (rng.random((9, 1)) > 0.5).astype(float)
     workspace = Workspace(mlp.layout, 9)
+    arrays = workspace.inputs + workspace.Z + workspace.dA + [workspace.output]
+    assert all(a.flags.f_contiguous and a.ctypes.data % 64 == 0 for a in arrays)
+    assert all(np.all(X1[:, -1] == 1.0) for X1 in workspace.inputs)
     for params in (rng.normal(size=mlp.layout.size), rng.normal(size=mlp.layout.size)):
         fresh_grad, reused_grad = np.zeros_like(params), np.zeros_like(params)
         fresh_out, fresh_caches = mlp.forward(params, X)

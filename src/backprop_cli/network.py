@@ -108,7 +108,8 @@ class Workspace:
     faults than the arithmetic on them (a third of the 8192-sample, 256-wide net's epoch).
 
     inputs[l]: (n, d(l) + 1), layer l+1's input [A(l), 1] (A(0) = X);  Z[l]: (n, d(l+1));
-    output: (n, d(L)), A(L);  dA[l]: (n, d(l+1)) per hidden layer. Column-major (order F): the
+    A[l]: A(l+1), a view of inputs[l+1] (the last: of output, (n, d(L)));  dA[l]: (n, d(l+1))
+    per hidden layer. Column-major (order F): the
     shapes stay batch-first, but each unit's column is contiguous, so A(l) = inputs[l][:, :-1] is
     one contiguous block that the activation writes straight into. A pass overwrites the previous
     one's values: its caches and deltas are good until the next pass.
@@ -120,10 +121,7 @@ class Workspace:
         self.Z = [_aligned((n, d), dtype) for d in sizes[1:]]
         self.output = _aligned((n, sizes[-1]), dtype)
         self.dA = [_aligned((n, d), dtype) for d in sizes[1:-1]]
-
-    def activations(self) -> list[np.ndarray]:
-        """Where A(1), ..., A(L) go: views of the next layer's input, then `output`."""
-        return [X1[:, :-1] for X1 in self.inputs[1:]] + [self.output]
+        self.A = [X1[:, :-1] for X1 in self.inputs[1:]] + [self.output]  # views: where A(1)..A(L) go
 
 
 def _aligned(shape: tuple[int, int], dtype, fill: float = 0.0, alignment: int = 64) -> np.ndarray:
@@ -172,7 +170,7 @@ class MLP:
         caches = []
         last = self.layout.n_layers - 1
         for layer, (Wb, X1, Z, A) in enumerate(zip(self.layout.blocks(params), workspace.inputs,
-                                                   workspace.Z, workspace.activations())):
+                                                   workspace.Z, workspace.A)):
             _, linear = linear_forward_stacked(X1, Wb, out=Z)
             (self.output if layer == last else self.hidden).forward(Z, out=A)
             caches.append(LayerCache(linear, Z, A))
