@@ -292,6 +292,75 @@ def test_directional_check_skips_kinks_on_both_sides_and_does_not_pass():
     assert result.verdict == "SKIP" and not result.passed
 
 
+@pytest.mark.parametrize("activation, loss",
+                         [("tanh", "bce"), ("sigmoid", "mse"), ("relu", "bce"), ("leaky_relu", "mse")])
+def test_batched_forward_matches_the_network(activation, loss):
+    mlp, params, X, Y = small_problem(11, activation, loss, sizes=(2, 6, 5, 3, 2))
+    thetas = params + np.random.default_rng(12).normal(0.0, 0.3, size=(5, len(params)))
+    base = gc._base_pass(mlp, params, X, Y)
+    terms, crossed = gc._batched_entry_losses(mlp, base, X, Y, thetas)
+    assert terms.shape == (5, 2, len(X)) and crossed.shape == (5,)
+    np.testing.assert_allclose(terms.sum(axis=(1, 2)) / len(X), [mlp.loss_value(t, X, Y) for t in thetas], rtol=1e-13)
+    signs = gc._hidden_signs(mlp, base.caches)
+    if signs is not None:
+        expected = [np.any(gc._hidden_signs(mlp, mlp.forward(t, X)[1]) != signs) for t in thetas]
+        np.testing.assert_array_equal(crossed, expected)
+    else:
+        assert not crossed.any()
+
+
+def test_directional_numerical_equals_a_plain_central_difference():
+    mlp, params, X, Y = small_problem(13, "tanh", "bce")
+    result = gc.check_mlp_directional(mlp, params, X, Y, directions=1, seed=5, eps=1e-4)
+    u = np.random.default_rng(5).standard_normal(len(params))
+    u /= np.linalg.norm(u)
+    plain = (mlp.loss_value(params + 1e-4 * u, X, Y) - mlp.loss_value(params - 1e-4 * u, X, Y)) / 2e-4
+    assert result.worst == "direction 0" and result.worst_numerical == pytest.approx(plain, rel=1e-8)
+
+
+def test_directional_check_is_deterministic_and_its_directions_unit_vectors():
+    mlp, params, X, Y = small_problem(14, "relu", "mse")
+    first, second = (gc.check_mlp_directional(mlp, params, X, Y, directions=6, seed=3) for _ in range(2))
+    assert first == second and first.passed
+    U = gc._directions(3, 6, len(params))
+    np.testing.assert_allclose(np.linalg.norm(U, axis=1), 1.0, rtol=1e-15)
+
+
+class CountingForward(MLP):
+    """An MLP that counts its forward passes."""
+
+    calls = 0
+
+    def forward(self, weights, X):
+        CountingForward.calls += 1
+        return super().forward(weights, X)
+
+
+@pytest.mark.parametrize("nudged, how, value, passes", [
+    ({2: 1.0, 8: 1.0}, "central", -0.5, 2),          # W1[1, 0] (X's column 1 is 0: no unit moves) and b2
+    ({4: 1.0, 8: 1.0}, "one-sided", -0.5, 3),        # b1[0] (z = 0 turns on for t > 0: left side) and b2
+    ({4: 1.0, 5: -1.0}, "skipped", np.nan, 2),       # b1[0] up, b1[1] down: both sides cross
+])
+def test_derivative_along_makes_one_forward_pass_per_point(nudged, how, value, passes):
+    mlp = CountingForward([2, 2, 1], "relu", "identity", "mse")
+    X, Y = np.array([[1.0, 0.0]]), np.array([[0.5]])
+    params = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0])  # W1 = 0, b1 = 0: both units at z = 0
+    u = np.zeros(len(params))
+    u[list(nudged)] = list(nudged.values())
+    base = gc._base_pass(mlp, params, X, Y)
+    CountingForward.calls = 0
+    got_value, got_how = gc._derivative_along(mlp, base, params, X, Y, u, 1e-5)
+    # where no unit is on, L(t) = ½ (t − 0.5)² along b2: L'(0) = −0.5
+    assert got_how == how and CountingForward.calls == passes
+    np.testing.assert_allclose(got_value, value, rtol=1e-8)
+
+
+def test_describe_problem_takes_the_number_of_points_it_is_given():
+    config = builtin()
+    expected = "[2, 16, 16, 1] tanh, bce, 200 spiral points"
+    assert gc.describe_problem(config) == gc.describe_problem(config, 200) == expected
+
+
 # --- everything at once, config, sweep -------------------------------------------------------------
 
 def test_check_all_on_the_builtin_network():

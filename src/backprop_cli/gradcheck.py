@@ -28,6 +28,7 @@ from backprop_cli.losses import bce_with_sigmoid_loss, mse_loss, softplus
 from backprop_cli.network import MLP, init_params
 
 TINY = np.finfo(np.float64).tiny
+EPS_MACH = np.finfo(np.float64).eps
 DEFAULT_EPS = 1e-5
 DEFAULT_COMPLEX_STEP = 1e-20
 KINKED = ("relu", "leaky_relu")
@@ -97,13 +98,18 @@ def one_sided_derivative(f: Callable[[np.ndarray], float], x: np.ndarray, index,
     for k in (0, 1, 2):
         x[index] = old + side * k * eps
         values.append(f(x))
-    return side * (-3.0 * values[0] + 4.0 * values[1] - values[2]) / (2.0 * eps)
+    return _one_sided(*values, side, eps)
+
+
+def _one_sided(f0, f1, f2, side: int, eps: float):
+    """s (−3 f0 + 4 f1 − f2) / 2ε from f at x, x + s ε, x + 2 s ε (scalars or arrays alike)."""
+    return side * (-3.0 * f0 + 4.0 * f1 - f2) / (2.0 * eps)
 
 
 def round_off(value: float, eps: float) -> float:
     """Round-off bound of a central difference of a function whose value is `value`:
     10 ε_mach |f| / ε (each f carries about ε_mach |f| of error, divided by the step)."""
-    return 10.0 * np.finfo(np.float64).eps * abs(float(np.real(value))) / eps
+    return 10.0 * EPS_MACH * abs(float(np.real(value))) / eps
 
 
 def relative_errors(analytic: np.ndarray, numerical: np.ndarray) -> tuple[float, float]:
@@ -111,13 +117,19 @@ def relative_errors(analytic: np.ndarray, numerical: np.ndarray) -> tuple[float,
 
     max_j |a_j − n_j| / max(|a_j| + |n_j|, tiny);   ‖a − n‖ / max(‖a‖ + ‖n‖, tiny)
     """
-    a, n = np.asarray(analytic, dtype=np.float64), np.asarray(numerical, dtype=np.float64)
+    a, n = np.asarray(analytic, dtype=np.float64).ravel(), np.asarray(numerical, dtype=np.float64).ravel()
     if a.size == 0:
         return 0.0, 0.0
     diff = np.abs(a - n)
-    elementwise = float(np.max(diff / np.maximum(np.abs(a) + np.abs(n), TINY)))
-    normwise = float(np.linalg.norm(diff) / max(np.linalg.norm(a) + np.linalg.norm(n), TINY))
-    return elementwise, normwise
+    return float(np.max(diff / np.maximum(np.abs(a) + np.abs(n), TINY))), _normwise(a, n, diff)
+
+
+def _normwise(a: np.ndarray, n: np.ndarray, diff: np.ndarray) -> float:
+    """‖a − n‖ / max(‖a‖ + ‖n‖, tiny) for flat a, n and diff = |a − n|.
+
+    ‖x‖ = √(x·x): np.linalg.norm's formula (the same bits) without its per-call overhead.
+    """
+    return float(np.sqrt(diff @ diff) / max(np.sqrt(a @ a) + np.sqrt(n @ n), TINY))
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -190,23 +202,30 @@ def compare(component: str, analytic: np.ndarray, numerical: np.ndarray, *, meth
                            note=f"shape: analytic {analytic.shape} != parameter {numerical.shape}")
     shape = analytic.shape
     names = names or (lambda j: f"[{', '.join(str(int(i)) for i in np.unravel_index(j, shape))}]")
-    keep = ~skipped.ravel() if skipped is not None else np.ones(analytic.size, dtype=bool)
-    a, n = analytic.ravel()[keep], numerical.ravel()[keep]
-    normwise = relative_errors(a, n)[1]
-    errors = np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), TINY)
+    a, n = analytic.ravel(), numerical.ravel()
+    kept = None if skipped is None else np.flatnonzero(~skipped.ravel())  # None: every entry
+    skipped_names = [] if skipped is None else [names(int(j)) for j in np.flatnonzero(skipped)]
+    if kept is not None:
+        if not kept.size:
+            return CheckResult(component, method, 0.0, 0.0, *tol, names(0), float(a[0]), float(n[0]), 0,
+                               skipped=skipped_names, round_off_atol=round_off_atol)
+        a, n = a[kept], n[kept]
+    diff = np.abs(a - n)
+    errors = diff / np.maximum(np.abs(a) + np.abs(n), TINY)
+    within = diff <= round_off_atol
     # A structural zero (a dead unit) against round-off noise is a match, not an error of 1.
-    zeros = (a == 0.0) & (n != 0.0) & (np.abs(n) <= round_off_atol)
+    zeros = (a == 0.0) & (n != 0.0) & within
     errors[zeros] = 0.0
-    elementwise = float(errors.max()) if a.size else 0.0
-    explained = zeros | ((errors > tol[0]) & (np.abs(a - n) <= round_off_atol))
+    explained = zeros | ((errors > tol[0]) & within)
     judged = np.where(explained, 0.0, errors)
-    worst = int(np.flatnonzero(keep)[np.argmax(judged)]) if a.size else 0
-    kinks = kink_mask.ravel()[keep] if kink_mask is not None else np.zeros(a.size, dtype=bool)
-    return CheckResult(component, method, elementwise, normwise, *tol, names(worst),
-                       float(analytic.ravel()[worst]), float(numerical.ravel()[worst]), int(a.size),
-                       float(judged.max()) if a.size else 0.0, int(kinks.sum()),
-                       float(judged[kinks].max()) if kinks.any() else 0.0,
-                       [names(int(j)) for j in np.flatnonzero(~keep)], int(explained.sum()), round_off_atol)
+    best = int(judged.argmax())
+    kinks = None if kink_mask is None else kink_mask.ravel() if kept is None else kink_mask.ravel()[kept]
+    kink_count = 0 if kinks is None else int(kinks.sum())
+    return CheckResult(component, method, float(errors.max()), _normwise(a, n, diff), *tol,
+                       names(best if kept is None else int(kept[best])), float(a[best]), float(n[best]),
+                       int(a.size), float(judged[best]), kink_count,
+                       float(judged[kinks].max()) if kink_count else 0.0, skipped_names,
+                       int(explained.sum()), round_off_atol)
 
 
 def check_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, analytic: np.ndarray, *,
@@ -348,31 +367,46 @@ def _hidden_signs(mlp: MLP, caches) -> np.ndarray | None:
 
 @dataclass(frozen=True)
 class _BasePass:
-    """The unperturbed forward pass, transposed to (features, samples) and contiguous, so that
-    the long sample axis is innermost in every batched operation."""
+    """The unperturbed forward and backward pass that every check of the whole MLP starts from
+    (batch-first, as the network returns it: the directional check needs no transposed copies)."""
+
+    weights: list           # [(W(l), b(l))]: views into params
+    caches: list            # network.LayerCache per layer: Z(l), A(l): (n, d(l))
+    loss_terms: np.ndarray  # (n, d(L)): ℓ at the output
+    loss: float
+    grad: np.ndarray        # (P,) the analytic gradient under test
+
+
+def _base_pass(mlp: MLP, params: np.ndarray, X: np.ndarray, Y: np.ndarray) -> _BasePass:
+    """One forward and backward pass of the network itself (the analytic gradient)."""
+    weights = mlp.layout.views(params)
+    _, caches = mlp.forward(params, X)
+    grad = np.zeros_like(params)
+    loss, _ = mlp.backward(caches, Y, grad)
+    terms = _entry_losses(mlp, caches[-1].Z, Y)
+    if abs(terms.sum() / len(X) - loss) > 1e-12 * abs(loss):
+        raise RuntimeError("gradcheck's per-entry loss disagrees with the network's loss")
+    return _BasePass(weights, caches, terms, float(loss), grad)
+
+
+@dataclass(frozen=True)
+class _Transposed:
+    """The base pass transposed to (features, samples) and contiguous, so that the long sample axis
+    is innermost in every batched operation of the per-parameter checks."""
 
     weights: list
     ZT: list         # Z(l)ᵀ: (d(l), n) per layer
     AT: list         # A(l−1)ᵀ: (d(l−1), n) per layer, the layer's input (A(0) = X)
     YT: np.ndarray   # (d(L), n)
     loss_terms: np.ndarray  # (d(L), n): ℓ at the output
-    loss: float
-    grad: np.ndarray  # (P,) the analytic gradient under test
 
 
-def _base_pass(mlp: MLP, params: np.ndarray, X: np.ndarray, Y: np.ndarray) -> _BasePass:
-    """One forward and backward pass (the analytic gradient), kept transposed for the checks."""
-    weights = mlp.layout.views(params)
-    _, caches = mlp.forward(params, X)
-    grad = np.zeros_like(params)
-    loss, _ = mlp.backward(caches, Y, grad)
-    ZT = [np.ascontiguousarray(cache.Z.T) for cache in caches]
-    AT = [np.ascontiguousarray(X.T)] + [np.ascontiguousarray(cache.A.T) for cache in caches[:-1]]
-    YT = np.ascontiguousarray(Y.T)
-    terms = _entry_losses(mlp, ZT[-1], YT)
-    if abs(terms.sum() / len(X) - loss) > 1e-12 * abs(loss):
-        raise RuntimeError("gradcheck's per-entry loss disagrees with the network's loss")
-    return _BasePass(weights, ZT, AT, YT, terms, float(loss), grad)
+def _transposed(base: _BasePass, X: np.ndarray, Y: np.ndarray) -> _Transposed:
+    """The base pass as the per-parameter checks read it: (n, d) arrays to contiguous (d, n)."""
+    caches = base.caches
+    return _Transposed(base.weights, [np.ascontiguousarray(cache.Z.T) for cache in caches],
+                       [np.ascontiguousarray(X.T)] + [np.ascontiguousarray(cache.A.T) for cache in caches[:-1]],
+                       np.ascontiguousarray(Y.T), np.ascontiguousarray(base.loss_terms.T))
 
 
 def layered_loss_changes(mlp: MLP, params: np.ndarray, X: np.ndarray, Y: np.ndarray,
@@ -385,10 +419,10 @@ def layered_loss_changes(mlp: MLP, params: np.ndarray, X: np.ndarray, Y: np.ndar
     the layers after it a batched forward pass. The change is summed entry by entry, (ℓ' − ℓ),
     so it never cancels against the whole loss.
     """
-    return _layered_loss_changes(mlp, _base_pass(mlp, params, X, Y), steps)
+    return _layered_loss_changes(mlp, _transposed(_base_pass(mlp, params, X, Y), X, Y), steps)
 
 
-def _layered_loss_changes(mlp: MLP, base: _BasePass, steps: Sequence[complex]) -> tuple[np.ndarray, np.ndarray]:
+def _layered_loss_changes(mlp: MLP, base: _Transposed, steps: Sequence[complex]) -> tuple[np.ndarray, np.ndarray]:
     steps = np.asarray(steps)
     changes = np.zeros((len(steps), mlp.layout.size), dtype=steps.dtype)
     crossed = np.zeros((len(steps), mlp.layout.size), dtype=bool)
@@ -400,89 +434,114 @@ def _layered_loss_changes(mlp: MLP, base: _BasePass, steps: Sequence[complex]) -
         for target, values in ((changes, change), (crossed, cross)):
             target[:, w0:b0] = values[:, :d_in].reshape(len(steps), -1)
             target[:, b0:b1] = values[:, d_in]
+    changes /= base.YT.shape[1]  # the loss is a mean: one division for every entry sum
     return changes, crossed
 
 
-def _layer_loss_changes(mlp: MLP, base: _BasePass, layer: int, steps: np.ndarray):
-    """layered_loss_changes for one layer's parameters: (S, d_in + 1, d_out) each (row d_in is b)."""
+def _layer_loss_changes(mlp: MLP, base: _Transposed, layer: int, steps: np.ndarray):
+    """Σ_samples (ℓ' − ℓ) and kink flags for one layer's parameters.
+
+    -> (S, d_in + 1, d_out) each, row d_in for b.
+    """
     last = mlp.layout.n_layers - 1
     n = base.YT.shape[1]
     U = np.vstack([base.AT[layer], np.ones((1, n))])  # (R, n): how W[r, c] (and b[c]) move Z[:, c]
+    nudges = (steps[:, None, None] * U)[:, :, None, :]  # (S, R, 1, n)
     ZT = base.ZT[layer]
     d_out = len(ZT)
+    kinked = _kinked(mlp, nudges)
     widest = max(mlp.layout.layer_sizes[layer + 1:])
     chunk = max(1, _CHUNK_ENTRIES // (len(steps) * len(U) * n * widest))
     change = np.zeros((len(steps), len(U), d_out), dtype=steps.dtype)
     crossed = np.zeros((len(steps), len(U), d_out), dtype=bool)
     for start in range(0, d_out, chunk):
         cols = slice(start, min(start + chunk, d_out))
-        Zc = steps[:, None, None, None] * U[None, :, None, :]  # (S, R, C, n)
-        Zc = Zc + ZT[cols]
+        Zc = nudges + ZT[cols]  # (S, R, C, n)
         if layer == last:
             change[:, :, cols] = _loss_change(mlp, base, Zc, cols)
             continue
         dA = mlp.hidden.forward(Zc) - base.AT[layer + 1][cols]
         Z_next = dA[..., None, :] * base.weights[layer + 1][0][cols][:, :, None]  # (S, R, C, d, n)
         Z_next += base.ZT[layer + 1]
-        change[:, :, cols], more = _forward_rest(mlp, base, layer + 1, Z_next)
-        crossed[:, :, cols] = _flips(mlp, Zc, ZT[cols], axes=(-1,)) | more
+        change[:, :, cols], more = _forward_rest(mlp, base, layer + 1, Z_next, kinked)
+        if kinked:
+            crossed[:, :, cols] = _flips(Zc, ZT[cols], axes=(-1,)) | more
     return change, crossed
 
 
-def _forward_rest(mlp: MLP, base: _BasePass, layer: int, Z: np.ndarray):
-    """From a batch of perturbed Z(layer)ᵀ (..., d, n) to loss changes (...) and kink flags (...)."""
+def _forward_rest(mlp: MLP, base: _Transposed, layer: int, Z: np.ndarray, kinked: bool):
+    """From a batch of perturbed Z(layer)ᵀ (..., d, n) to Σ_samples (ℓ' − ℓ) (...) and, when
+    `kinked`, whether a hidden unit's sign changed (...), else None."""
     last = mlp.layout.n_layers - 1
-    crossed = np.zeros(Z.shape[:-2], dtype=bool)
+    crossed = np.zeros(Z.shape[:-2], dtype=bool) if kinked else None
     while layer < last:
-        crossed |= _flips(mlp, Z, base.ZT[layer], axes=(-2, -1))
+        if kinked:
+            crossed |= _flips(Z, base.ZT[layer], axes=(-2, -1))
         W, b = base.weights[layer + 1]
         Z = W.T @ mlp.hidden.forward(Z) + b[:, None]
         layer += 1
     return _loss_change(mlp, base, Z, slice(None)).sum(axis=-1), crossed
 
 
-def _loss_change(mlp: MLP, base: _BasePass, Z: np.ndarray, cols: slice) -> np.ndarray:
-    """Σ_samples (ℓ(Z') − ℓ(Z)) / n for perturbed output logits Zᵀ (..., C, n) -> (..., C)."""
+def _loss_change(mlp: MLP, base: _Transposed, Z: np.ndarray, cols: slice) -> np.ndarray:
+    """Σ_samples (ℓ(Z') − ℓ(Z)) for perturbed output logits Zᵀ (..., C, n) -> (..., C)."""
     terms = _entry_losses(mlp, Z, base.YT[cols])
     terms -= base.loss_terms[cols]
-    return terms.sum(axis=-1) / Z.shape[-1]
+    return terms.sum(axis=-1)
 
 
-def _flips(mlp: MLP, Z: np.ndarray, Z_base: np.ndarray, axes) -> np.ndarray | bool:
-    """Whether a ReLU-like hidden layer's pattern Z > 0 changed, reduced over `axes`."""
-    if mlp.hidden.name not in KINKED or np.iscomplexobj(Z):
-        return np.zeros(Z.shape[:Z.ndim - len(axes)], dtype=bool)
+def _kinked(mlp: MLP, Z: np.ndarray) -> bool:
+    """Whether nudges can flip hidden units across a kink: ReLU-like units and a real step (the
+    complex step needs a smooth network anyway)."""
+    return mlp.hidden.name in KINKED and not np.iscomplexobj(Z)
+
+
+def _flips(Z: np.ndarray, Z_base: np.ndarray, axes) -> np.ndarray:
+    """Whether the pattern Z > 0 differs from Z_base > 0 anywhere along `axes`."""
     return ((Z > 0) != (Z_base > 0)).any(axis=axes)
 
 
-def _derivative_along(mlp: MLP, params: np.ndarray, X: np.ndarray, Y: np.ndarray, u: np.ndarray,
-                      eps: float) -> tuple[float, str]:
-    """d/dt L(θ + t u) at t = 0 -> (value, how): 'central'; 'one-sided' when the +ε or −ε nudge
-    flips a hidden ReLU-like unit (the other side, and its 2ε point, must not); 'skipped' else."""
-    def loss(t: float) -> float:
-        return mlp.loss_value(params + t * u, X, Y)
+def _derivative_along(mlp: MLP, base: _BasePass, params: np.ndarray, X: np.ndarray, Y: np.ndarray,
+                      u: np.ndarray, eps: float) -> tuple[float, str]:
+    """d/dt L(θ + t u) at t = 0 for ReLU-like hidden units -> (value, how): 'central' when neither
+    ±ε nudge flips a hidden unit's sign; 'one-sided' on the side that does not (nor does its 2ε
+    point); 'skipped' else. One forward pass per point; Σ ℓ differenced entry by entry."""
+    signs = _hidden_signs(mlp, base.caches)
 
-    def signs(t: float) -> np.ndarray:
-        return _hidden_signs(mlp, mlp.forward(params + t * u, X)[1])
+    def at(t: float) -> tuple[np.ndarray, bool]:
+        _, caches = mlp.forward(params + t * u, X)
+        return _entry_losses(mlp, caches[-1].Z, Y), bool(np.any(_hidden_signs(mlp, caches) != signs))
 
-    def flips(t: float) -> bool:
-        return bool(np.any(signs(t) != base))
-
-    if mlp.hidden.name not in KINKED:
-        return (loss(eps) - loss(-eps)) / (2.0 * eps), "central"
-    base = signs(0.0)
-    plus, minus = flips(eps), flips(-eps)
-    if not (plus or minus):
-        return (loss(eps) - loss(-eps)) / (2.0 * eps), "central"
-    side = -1 if plus else 1
-    if (plus and minus) or flips(2 * side * eps):
+    (plus, up), (minus, down) = at(eps), at(-eps)
+    if not (up or down):
+        return float((plus - minus).sum() / (2.0 * eps * len(X))), "central"
+    if up and down:
         return float("nan"), "skipped"
-    return one_sided_derivative(lambda t: loss(float(t[0])), np.zeros(1), 0, side, eps), "one-sided"
+    side, near = (-1, minus) if up else (1, plus)
+    far, crossed = at(2 * side * eps)
+    if crossed:
+        return float("nan"), "skipped"
+    return float(_one_sided(base.loss_terms, near, far, side, eps).sum() / len(X)), "one-sided"
 
 
-def describe_problem(config) -> str:
-    """'[2, 16, 16, 1] tanh, bce, 200 spiral points' for tables and figure titles."""
-    n = len(gradcheck_problem(config)[2])
+def _redo_kinks(mlp: MLP, base: _BasePass, params: np.ndarray, X: np.ndarray, Y: np.ndarray,
+                direction: Callable[[int], np.ndarray], numerical: np.ndarray, kinks: np.ndarray,
+                eps: float) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Redo numerical[k] by _derivative_along(direction(k)) wherever kinks[k] (a nudge crossed a
+    ReLU kink) -> compare's (kink_mask, skipped): one-sided and skipped entries, None if no kink."""
+    if not kinks.any():
+        return None, None
+    skipped = np.zeros(len(kinks), dtype=bool)
+    for k in np.flatnonzero(kinks):
+        numerical[k], how = _derivative_along(mlp, base, params, X, Y, direction(k), eps)
+        skipped[k] = how == "skipped"
+    return kinks & ~skipped, skipped
+
+
+def describe_problem(config, n: int | None = None) -> str:
+    """'[2, 16, 16, 1] tanh, bce, 200 spiral points' for tables and figure titles; n, the number of
+    points, is drawn from the config when the caller does not have the data at hand."""
+    n = len(gradcheck_problem(config)[2]) if n is None else n
     return f"{config.model.layer_sizes} {config.model.activation}, {config.train.loss}, {n} {config.data.kind} points"
 
 
@@ -493,16 +552,12 @@ def check_mlp(mlp: MLP, params: np.ndarray, X: np.ndarray, Y: np.ndarray, eps: f
     params: (P,), X: (n, d0), Y: (n, d(L)). Entries next to a ReLU kink: one-sided or skipped.
     """
     base = _base_pass(mlp, params, X, Y)
-    analytic = base.grad
-    changes, crossed = _layered_loss_changes(mlp, base, [eps, -eps])
+    changes, crossed = _layered_loss_changes(mlp, _transposed(base, X, Y), [eps, -eps])
     numerical = (changes[0] - changes[1]) / (2.0 * eps)
-    kinks = crossed.any(axis=0)
-    skipped = np.zeros(mlp.layout.size, dtype=bool)
-    for j in np.flatnonzero(kinks):
-        numerical[j], how = _derivative_along(mlp, params, X, Y, np.eye(1, mlp.layout.size, j)[0], eps)
-        skipped[j] = how == "skipped"
-    return compare("MLP", analytic, numerical, names=mlp.layout.describe, tolerances=tolerances,
-                   kink_mask=kinks & ~skipped, skipped=skipped, round_off_atol=round_off(base.loss, eps))
+    kinks, skipped = _redo_kinks(mlp, base, params, X, Y, lambda j: np.eye(1, mlp.layout.size, j)[0], numerical,
+                                 crossed.any(axis=0), eps)
+    return compare("MLP", base.grad, numerical, names=mlp.layout.describe, tolerances=tolerances,
+                   kink_mask=kinks, skipped=skipped, round_off_atol=round_off(base.loss, eps))
 
 
 def _require_smooth(mlp: MLP) -> None:
@@ -520,23 +575,38 @@ def check_mlp_complex(mlp: MLP, params: np.ndarray, X: np.ndarray, Y: np.ndarray
     """
     _require_smooth(mlp)
     base = _base_pass(mlp, params, X, Y)
-    changes, _ = _layered_loss_changes(mlp, base, [1j * h])
+    changes, _ = _layered_loss_changes(mlp, _transposed(base, X, Y), [1j * h])
     return compare("MLP", base.grad, changes[0].imag / h, method="complex",
                    names=mlp.layout.describe, tolerances=tolerances)
 
 
-def _batched_loss_changes(mlp: MLP, base: _BasePass, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    crossed = np.zeros(len(thetas), dtype=bool)
-    Z = None
+def _batched_entry_losses(mlp: MLP, base: _BasePass, X: np.ndarray, Y: np.ndarray,
+                          thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The loss terms ℓ of every parameter vector in thetas, from one batched forward pass.
+
+    thetas: (K, P) -> terms: (K, d(L), n), crossed: (K,) bool, true where a hidden ReLU-like unit's
+    sign differs from the base pass. θ's [W(l); b(l)] is one (d(l−1) + 1, d(l)) block, so each
+    layer is one matmul, samples innermost: Z(l)ᵀ = [W; b]ᵀ [A(l−1)ᵀ; 1].
+    """
+    K, sizes, offsets = len(thetas), mlp.layout.layer_sizes, mlp.layout.offsets
+    kinked = _kinked(mlp, thetas)
+    crossed = np.zeros(K, dtype=bool)
+    A = X.T
     for layer in range(mlp.layout.n_layers):
-        w0, b0, b1 = mlp.layout.offsets[2 * layer: 2 * layer + 3]
-        WT = thetas[:, w0:b0].reshape(len(thetas), -1, b1 - b0).swapaxes(1, 2)  # (K, d_out, d_in)
-        A = base.AT[0] if layer == 0 else mlp.hidden.forward(Z)
-        Z = WT @ A  # (K, d_out, n)
-        Z += thetas[:, b0:b1, None]
+        block = thetas[:, offsets[2 * layer]:offsets[2 * layer + 2]].reshape(K, -1, sizes[layer + 1])
+        Z = block.swapaxes(1, 2) @ np.concatenate([A, np.ones(A.shape[:-2] + (1, len(X)))], axis=-2)
         if layer < mlp.layout.n_layers - 1:
-            crossed |= _flips(mlp, Z, base.ZT[layer], axes=(-2, -1))
-    return _loss_change(mlp, base, Z, slice(None)).sum(axis=-1), crossed
+            if kinked:
+                crossed |= _flips(Z, base.caches[layer].Z.T, axes=(-2, -1))
+            A = mlp.hidden.forward(Z)
+    return _entry_losses(mlp, Z, Y.T), crossed
+
+
+def _directions(seed: int, count: int, size: int) -> np.ndarray:
+    """(count, size) random unit directions: rows z / ‖z‖, z ~ N(0, I) from default_rng(seed)."""
+    U = np.random.default_rng(seed).standard_normal((count, size))
+    U /= np.linalg.norm(U, axis=1, keepdims=True)
+    return U
 
 
 def check_mlp_directional(mlp: MLP, params: np.ndarray, X: np.ndarray, Y: np.ndarray, *,
@@ -546,23 +616,24 @@ def check_mlp_directional(mlp: MLP, params: np.ndarray, X: np.ndarray, Y: np.nda
     """The analytic gradient's projection g·u on a few random unit directions u against the
     numerical derivative of L(θ + t u), as torch's gradcheck fast_mode does: cheap for big nets,
     but a failure names a direction, not a parameter. method central (step eps) or complex;
-    all 2K (or K) perturbed parameter vectors go through one batched forward pass."""
-    U = np.random.default_rng(seed).standard_normal((directions, mlp.layout.size))
-    U /= np.linalg.norm(U, axis=1, keepdims=True)
-    base = _base_pass(mlp, params, X, Y)
-    how = np.array(["central" if method == "central" else "complex"] * directions, dtype=object)
+    all 2K (or K) perturbed parameter vectors go through one batched forward pass, and the
+    central difference is summed entry by entry: Σ (ℓ(θ + εu) − ℓ(θ − εu)) / 2εn."""
     if method == "complex":
         _require_smooth(mlp)
-        changes, _ = _batched_loss_changes(mlp, base, params + 1j * eps * U)
-        numerical = changes.imag / eps
+    U = _directions(seed, directions, mlp.layout.size)
+    base = _base_pass(mlp, params, X, Y)
+    if method == "complex":
+        terms, _ = _batched_entry_losses(mlp, base, X, Y, params + 1j * eps * U)
+        numerical = terms.imag.sum(axis=(1, 2)) / (eps * len(X))
+        kinks = skipped = None
     else:
-        changes, crossed = _batched_loss_changes(mlp, base, np.concatenate([params + eps * U, params - eps * U]))
-        numerical = (changes[:directions] - changes[directions:]) / (2.0 * eps)
-        for k in np.flatnonzero(crossed[:directions] | crossed[directions:]):
-            numerical[k], how[k] = _derivative_along(mlp, params, X, Y, U[k], eps)
+        terms, crossed = _batched_entry_losses(mlp, base, X, Y, params + eps * np.concatenate([U, -U]))
+        numerical = (terms[:directions] - terms[directions:]).sum(axis=(1, 2)) / (2.0 * eps * len(X))
+        kinks, skipped = _redo_kinks(mlp, base, params, X, Y, lambda k: U[k], numerical,
+                                     crossed[:directions] | crossed[directions:], eps)
     return compare(f"MLP ({directions} dirs)", U @ base.grad, numerical,
                    method=method, names=lambda k: f"direction {k}", tolerances=tolerances,
-                   kink_mask=how == "one-sided", skipped=how == "skipped",
+                   kink_mask=kinks, skipped=skipped,
                    round_off_atol=0.0 if method == "complex" else round_off(base.loss, eps))
 
 
@@ -682,4 +753,4 @@ def eps_sweep(config, grid: np.ndarray) -> EpsSweep:
              for key in ("elementwise", "normwise", "checked")}
     return EpsSweep(np.asarray(grid, dtype=np.float64), names, [r.method for r in columns[0]],
                     np.array(truncation), table["elementwise"], table["normwise"], table["checked"],
-                    describe_problem(config))
+                    describe_problem(config, len(X)))
