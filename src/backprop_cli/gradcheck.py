@@ -23,7 +23,7 @@ from backprop_cli.activations import Activation, get_activation
 from backprop_cli.config import RunConfig, load_config, resolve_config
 from backprop_cli.datasets import make_dataset
 from backprop_cli.errors import ConfigError
-from backprop_cli.layers import linear_backward, linear_forward
+from backprop_cli.layers import append_ones, linear_backward, linear_forward
 from backprop_cli.losses import bce_with_sigmoid_loss, mse_loss, softplus
 from backprop_cli.network import MLP, init_params
 
@@ -588,17 +588,18 @@ def _batched_entry_losses(mlp: MLP, base: _BasePass, X: np.ndarray, Y: np.ndarra
     sign differs from the base pass. θ's [W(l); b(l)] is one (d(l−1) + 1, d(l)) block, so each
     layer is one matmul, samples innermost: Z(l)ᵀ = [W; b]ᵀ [A(l−1)ᵀ; 1].
     """
-    K, sizes, offsets = len(thetas), mlp.layout.layer_sizes, mlp.layout.offsets
     kinked = _kinked(mlp, thetas)
-    crossed = np.zeros(K, dtype=bool)
-    A = X.T
-    for layer in range(mlp.layout.n_layers):
-        block = thetas[:, offsets[2 * layer]:offsets[2 * layer + 2]].reshape(K, -1, sizes[layer + 1])
-        Z = block.swapaxes(1, 2) @ np.concatenate([A, np.ones(A.shape[:-2] + (1, len(X)))], axis=-2)
-        if layer < mlp.layout.n_layers - 1:
+    crossed = np.zeros(len(thetas), dtype=bool)
+    A1 = append_ones(X).T  # (d0 + 1, n): the same input for every θ
+    last = mlp.layout.n_layers - 1
+    for layer, Wb in enumerate(mlp.layout.blocks(thetas)):  # (K, d_in + 1, d_out)
+        Z = Wb.swapaxes(1, 2) @ A1  # (K, d_out, n)
+        if layer < last:
             if kinked:
                 crossed |= _flips(Z, base.caches[layer].Z.T, axes=(-2, -1))
-            A = mlp.hidden.forward(Z)
+            A1 = np.empty((len(thetas), Z.shape[1] + 1, Z.shape[2]), dtype=Z.dtype)
+            A1[:, -1] = 1.0
+            mlp.hidden.forward(Z, out=A1[:, :-1])
     return _entry_losses(mlp, Z, Y.T), crossed
 
 

@@ -63,8 +63,10 @@ class ParamLayout:
 
     def blocks(self, flat: np.ndarray) -> list[np.ndarray]:
         """[[W1; b1], [W2; b2], ...]: each layer's (d_in + 1, d_out) block of `flat` (P,), a view.
-        b(l) follows W(l) in `flat`, so the block is W(l) with b(l) as its last row."""
-        return [flat[start:stop].reshape(shape) for start, stop, shape in self._block_spans]
+        b(l) follows W(l) in `flat`, so the block is W(l) with b(l) as its last row. A stack of
+        vectors (K, P) gives stacks of blocks (K, d_in + 1, d_out)."""
+        lead = flat.shape[:-1]
+        return [flat[..., start:stop].reshape(lead + shape) for start, stop, shape in self._block_spans]
 
     def views(self, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """[(W1, b1), ...] as views into `flat` (P,): writing to them writes to `flat`."""
@@ -117,20 +119,22 @@ class Workspace:
 
     def __init__(self, layout: ParamLayout, n: int, dtype=np.float64):
         sizes = layout.layer_sizes
-        self.inputs = [_aligned((n, d + 1), dtype, 1.0) for d in sizes[:-1]]
+        self.inputs = [_aligned((n, d + 1), dtype) for d in sizes[:-1]]
+        for X1 in self.inputs:
+            X1[:, -1] = 1.0
         self.Z = [_aligned((n, d), dtype) for d in sizes[1:]]
         self.output = _aligned((n, sizes[-1]), dtype)
         self.dA = [_aligned((n, d), dtype) for d in sizes[1:-1]]
         self.A = [X1[:, :-1] for X1 in self.inputs[1:]] + [self.output]  # views: where A(1)..A(L) go
 
 
-def _aligned(shape: tuple[int, int], dtype, fill: float = 0.0, alignment: int = 64) -> np.ndarray:
-    """A column-major array of `shape` filled with `fill`, starting on a 64-byte boundary: with
+def _aligned(shape: tuple[int, int], dtype, alignment: int = 64) -> np.ndarray:
+    """An empty column-major array of `shape` that starts on a 64-byte boundary: with
     malloc's 16-byte alignment, where an array happened to land moved a whole pass by 3-5%
     (vector loads straddling cache lines), enough to decide a benchmark's ratio."""
     size = shape[0] * shape[1]
     itemsize = np.dtype(dtype).itemsize
-    raw = np.full(size + alignment // itemsize, fill, dtype)
+    raw = np.empty(size + alignment // itemsize, dtype)
     start = (-raw.ctypes.data % alignment) // itemsize
     return raw[start:start + size].reshape(shape, order="F")
 
@@ -209,9 +213,11 @@ class MLP:
         loss, _ = self.backward(caches, Y, grad)
         return loss, grad
 
-    def evaluate(self, params: np.ndarray, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, float]:
-        """Output (n, d(L)) and loss L of flat params (P,), from one forward pass."""
-        output, caches = self.forward(params, X)
+    def evaluate(self, params: np.ndarray, X: np.ndarray, Y: np.ndarray,
+                 workspace: Workspace | None = None) -> tuple[np.ndarray, float]:
+        """Output (n, d(L)) and loss L of flat params (P,), from one forward pass (in `workspace`,
+        as in forward: the output is one of its arrays)."""
+        output, caches = self.forward(params, X, workspace)
         if self.loss == "bce":
             return output, bce_with_sigmoid_loss(caches[-1].Z, Y)[0]
         return output, mse_loss(output, Y)[0]

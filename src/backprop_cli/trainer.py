@@ -126,7 +126,7 @@ class _Training:
         """The arrays and the summary, with the final parameters evaluated on all the data."""
         log = self.recorder.arrays(summary["status"], summary["epochs_run"])
         with np.errstate(over="ignore", invalid="ignore"):  # a diverged run's last finite params may be huge
-            output, loss = self.mlp.evaluate(self.params, self.X, self.y)
+            output, loss = self.mlp.evaluate(self.params, self.X, self.y, self.workspaces.get(len(self.X)))
         summary.update(
             final_loss=float(loss),
             final_accuracy=float(np.mean((output > 0.5) == self.positive)),
