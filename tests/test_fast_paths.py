@@ -82,3 +82,25 @@ def test_log_rows_and_snapshots_are_cut_to_the_epochs_run():
     assert log["snapshot_grad"].shape == (3, layout.size)
     expected = np.sqrt(np.add.reduceat((0.1 * grad) ** 2, layout.layer_offsets[:-1]))
     assert np.allclose(log["update_norm"], expected)
+
+
+def test_a_multi_step_epoch_logs_means_maxima_and_counts_over_its_steps():
+    layout = ParamLayout.for_sizes([2, 3, 1])
+    log_config = LogConfig(vanishing_threshold=0.5, exploding_threshold=2.0)
+    recorder = GradientRecorder(layout, 2, 3, log_config, ClipConfig())
+    params = np.zeros(layout.size)
+    steps = [np.full(layout.size, scale) for scale in (0.01, 1.0, 3.0)]  # vanishing, neither, exploding
+    recorder.start_epoch(params)
+    for step, grad in enumerate(steps):
+        recorder.record_step(0, step, 2.0, 1, grad, [np.ones((2, 3)), np.ones((2, 1))])
+    recorder.end_epoch(0, params, 6, 3)
+    log = recorder.arrays("complete", 1)
+    weight_norms = [[np.linalg.norm(W) for W, _ in layout.views(grad)] for grad in steps]
+    assert np.allclose(log["weight_grad_norm"][0], np.mean(weight_norms, axis=0), rtol=1e-14)
+    assert np.allclose(log["grad_norm"][0], np.mean([np.linalg.norm(g) for g in steps]), rtol=1e-14)
+    assert log["grad_abs_max"][0] == 3.0 and log["grad_abs_mean"][0] == np.mean([0.01, 1.0, 3.0])
+    expected_vanishing = np.sum(np.array(weight_norms) < 0.5, axis=0)
+    expected_exploding = np.sum(np.array(weight_norms) > 2.0, axis=0)
+    assert log["vanishing_steps"][0].tolist() == expected_vanishing.tolist() and expected_vanishing.any()
+    assert log["exploding_steps"][0].tolist() == expected_exploding.tolist() and expected_exploding.any()
+    assert log["loss"][0] == 1.0 and log["accuracy"][0] == 0.5  # 3 × 2.0 over 6 samples; 3 of 6 right
