@@ -118,25 +118,28 @@ class Workspace:
     """
 
     def __init__(self, layout: ParamLayout, n: int, dtype=np.float64):
-        sizes = layout.layer_sizes
-        self.inputs = [_aligned((n, d + 1), dtype) for d in sizes[:-1]]
+        sizes, L = layout.layer_sizes, layout.n_layers
+        arrays = _aligned_arrays([(n, d + 1) for d in sizes[:-1]] + [(n, d) for d in sizes[1:]]
+                                 + [(n, sizes[-1])] + [(n, d) for d in sizes[1:-1]], dtype)
+        self.inputs, self.Z, self.output, self.dA = arrays[:L], arrays[L:2 * L], arrays[2 * L], arrays[2 * L + 1:]
         for X1 in self.inputs:
             X1[:, -1] = 1.0
-        self.Z = [_aligned((n, d), dtype) for d in sizes[1:]]
-        self.output = _aligned((n, sizes[-1]), dtype)
-        self.dA = [_aligned((n, d), dtype) for d in sizes[1:-1]]
         self.A = [X1[:, :-1] for X1 in self.inputs[1:]] + [self.output]  # views: where A(1)..A(L) go
 
 
-def _aligned(shape: tuple[int, int], dtype, alignment: int = 64) -> np.ndarray:
-    """An empty column-major array of `shape` that starts on a 64-byte boundary: with
-    malloc's 16-byte alignment, where an array happened to land moved a whole pass by 3-5%
-    (vector loads straddling cache lines), enough to decide a benchmark's ratio."""
-    size = shape[0] * shape[1]
-    itemsize = np.dtype(dtype).itemsize
-    raw = np.empty(size + alignment // itemsize, dtype)
-    start = (-raw.ctypes.data % alignment) // itemsize
-    return raw[start:start + size].reshape(shape, order="F")
+def _aligned_arrays(shapes: list[tuple[int, int]], dtype, alignment: int = 64) -> list[np.ndarray]:
+    """Empty column-major arrays of `shapes`, cut from one allocation, each starting on a 64-byte
+    boundary: with malloc's 16-byte alignment, where an array happened to land moved a whole pass
+    by 3-5% (vector loads straddling cache lines), enough to decide a benchmark's ratio."""
+    step = alignment // np.dtype(dtype).itemsize
+    lengths = [-(-rows * cols // step) * step for rows, cols in shapes]  # whole 64-byte lines each
+    raw = np.empty(sum(lengths) + step, dtype)
+    start = (-raw.ctypes.data % alignment) // raw.itemsize
+    arrays = []
+    for (rows, cols), length in zip(shapes, lengths):
+        arrays.append(raw[start:start + rows * cols].reshape((rows, cols), order="F"))
+        start += length
+    return arrays
 
 
 class MLP:
