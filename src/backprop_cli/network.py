@@ -111,10 +111,10 @@ class Workspace:
 
     inputs[l]: (n, d(l) + 1), layer l+1's input [A(l), 1] (A(0) = X);  Z[l]: (n, d(l+1));
     A[l]: A(l+1), a view of inputs[l+1] (the last: of output, (n, d(L)));  dA[l]: (n, d(l+1))
-    per hidden layer. Column-major (order F): the
-    shapes stay batch-first, but each unit's column is contiguous, so A(l) = inputs[l][:, :-1] is
-    one contiguous block that the activation writes straight into. A pass overwrites the previous
-    one's values: its caches and deltas are good until the next pass.
+    per hidden layer. Column-major (order F): the shapes stay batch-first, but each unit's column
+    is contiguous, so A(l) = inputs[l][:, :-1] is one contiguous block that the activation writes
+    straight into. A pass overwrites the previous one's values: its caches and deltas are good
+    until the next pass.
     """
 
     def __init__(self, layout: ParamLayout, n: int, dtype=np.float64):
