@@ -135,6 +135,8 @@ class GradientRecorder:
         self._loss = self._correct = self._abs_max = 0.0
         # A step's ‖dW1‖, ‖db1‖, ..., ‖dWL‖, ‖dbL‖, ‖g‖ and mean |g|, and their sums per epoch.
         self._step_figures = np.zeros(2 * L + 2)
+        self._step_norms = self._step_figures[:-2]  # a view, made once
+        self._all_alive = False  # this epoch's gradient proved every unit alive
         self._sums = np.zeros((epochs if self.enabled else 0, 2 * L + 2))
         # Preallocated like the rows, so that the log is never copied or stacked at the end (a
         # 10,000-epoch run's snapshots would be held twice); np.zeros maps pages lazily, so the
@@ -166,6 +168,7 @@ class GradientRecorder:
         if self.enabled:
             np.copyto(self._epoch_start_params, params)
             self._alive[:] = False
+            self._all_alive = False
 
     def record_step(self, epoch: int, step: int, loss: float, n_correct: int, grad: np.ndarray,
                     deltas: list[np.ndarray]) -> tuple[float, float]:
@@ -177,12 +180,12 @@ class GradientRecorder:
         squares = np.add.reduceat(np.multiply(grad, grad, out=self._scratch), self.segment_starts)  # (2L,) per W, b
         grad_norm = math.sqrt(math.fsum(squares.tolist()))  # a list: 3x faster than the array's sum at 2L values
         abs_grad = np.abs(grad, out=self._scratch)
-        abs_max = float(abs_grad.max())
+        abs_max = float(np.maximum.reduce(abs_grad))
         self._abs_max = max(self._abs_max, abs_max)
         figures = self._step_figures
-        np.sqrt(squares, out=figures[:-2])
+        np.sqrt(squares, out=self._step_norms)
         figures[-2] = grad_norm
-        figures[-1] = abs_grad.sum() / abs_grad.size
+        figures[-1] = np.add.reduce(abs_grad) / abs_grad.size
         self._sums[epoch] += figures
         if self.steps_per_epoch > 1:  # with one step an epoch, arrays() reads them off the norms
             weight_norms = figures[:-2:2]
@@ -195,10 +198,11 @@ class GradientRecorder:
 
     def _record_alive_units(self, grad: np.ndarray, deltas: list[np.ndarray]) -> None:
         """Mark the units with a nonzero δ this step. A nonzero db = Σ_rows δ proves it: a
-        gradient without a single zero proves it for every unit in one call, else one gather
-        does; only a layer with a unit at db = 0 (a dead ReLU, say) reads δ."""
-        if np.count_nonzero(grad) == grad.size:
-            self._alive[:] = True
+        gradient without a single zero proves it for every unit in one call (and for the rest of
+        the epoch), else one gather does; only a layer with a unit at db = 0 (a dead ReLU, say)
+        reads δ."""
+        if self._all_alive or np.count_nonzero(grad) == grad.size:
+            self._all_alive = True
             return
         self._alive |= grad[self._bias_index] != 0
         if np.count_nonzero(self._alive) < self._alive.size:  # 3x faster than .all()
@@ -225,7 +229,10 @@ class GradientRecorder:
             rows["clip_fraction"][epoch] /= steps
         change = np.subtract(params, self._epoch_start_params, out=self._scratch)
         np.add.reduceat(np.square(change, out=change), self.layer_starts, out=self._update_squares[epoch])
-        np.add.reduceat(self._alive, self._unit_starts, out=self._alive_counts[epoch])
+        if self._all_alive:
+            self._alive_counts[epoch] = self._units
+        else:
+            np.add.reduceat(self._alive, self._unit_starts, out=self._alive_counts[epoch])
         if final or epoch % self.snapshot_every == 0 or epoch == self.last_epoch:
             self._keep_snapshot(epoch, self._epoch_grad)
         # Swap, not copy: the finished epoch's gradient stays at hand for an interrupted run.
