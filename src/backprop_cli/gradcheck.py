@@ -400,16 +400,17 @@ class _Transposed:
 
     weights: list
     ZT: list         # Z(l)ᵀ: (d(l), n) per layer
-    AT: list         # A(l−1)ᵀ: (d(l−1), n) per layer, the layer's input (A(0) = X)
+    X1T: list        # [A(l−1), 1]ᵀ: (d(l−1) + 1, n) per layer, its input and a row of ones (A(0) = X)
     YT: np.ndarray   # (d(L), n)
     loss_terms: np.ndarray  # (d(L), n): ℓ at the output
 
 
-def _transposed(base: _BasePass, X: np.ndarray, Y: np.ndarray) -> _Transposed:
-    """The base pass as the per-parameter checks read it: (n, d) arrays to contiguous (d, n)."""
+def _transposed(base: _BasePass, Y: np.ndarray) -> _Transposed:
+    """The base pass as the per-parameter checks read it: (n, d) arrays to contiguous (d, n)
+    (the network's arrays are column-major: their transposes are contiguous already)."""
     caches = base.caches
     return _Transposed(base.weights, [np.ascontiguousarray(cache.Z.T) for cache in caches],
-                       [np.ascontiguousarray(X.T)] + [np.ascontiguousarray(cache.A.T) for cache in caches[:-1]],
+                       [np.ascontiguousarray(cache.linear.X1.T) for cache in caches],
                        np.ascontiguousarray(Y.T), np.ascontiguousarray(base.loss_terms.T))
 
 
@@ -423,21 +424,19 @@ def layered_loss_changes(mlp: MLP, params: np.ndarray, X: np.ndarray, Y: np.ndar
     the layers after it a batched forward pass. The change is summed entry by entry, (ℓ' − ℓ),
     so it never cancels against the whole loss.
     """
-    return _layered_loss_changes(mlp, _transposed(_base_pass(mlp, params, X, Y), X, Y), steps)
+    return _layered_loss_changes(mlp, _transposed(_base_pass(mlp, params, X, Y), Y), steps)
 
 
 def _layered_loss_changes(mlp: MLP, base: _Transposed, steps: Sequence[complex]) -> tuple[np.ndarray, np.ndarray]:
     steps = np.asarray(steps)
     changes = np.zeros((len(steps), mlp.layout.size), dtype=steps.dtype)
     crossed = np.zeros((len(steps), mlp.layout.size), dtype=bool)
-    offsets = mlp.layout.offsets
+    starts = mlp.layout.layer_offsets
     for layer in range(mlp.layout.n_layers):
-        change, cross = _layer_loss_changes(mlp, base, layer, steps)
-        w0, b0, b1 = offsets[2 * layer: 2 * layer + 3]
-        d_in = len(base.AT[layer])
-        for target, values in ((changes, change), (crossed, cross)):
-            target[:, w0:b0] = values[:, :d_in].reshape(len(steps), -1)
-            target[:, b0:b1] = values[:, d_in]
+        change, cross = _layer_loss_changes(mlp, base, layer, steps)  # (S, d_in + 1, d_out): [W; b]
+        block = slice(starts[layer], starts[layer + 1])  # the flat vector holds [W; b] row-major too
+        changes[:, block] = change.reshape(len(steps), -1)
+        crossed[:, block] = cross.reshape(len(steps), -1)
     changes /= base.YT.shape[1]  # the loss is a mean: one division for every entry sum
     return changes, crossed
 
@@ -449,7 +448,7 @@ def _layer_loss_changes(mlp: MLP, base: _Transposed, layer: int, steps: np.ndarr
     """
     last = mlp.layout.n_layers - 1
     n = base.YT.shape[1]
-    U = np.vstack([base.AT[layer], np.ones((1, n))])  # (R, n): how W[r, c] (and b[c]) move Z[:, c]
+    U = base.X1T[layer]  # (R, n): how W[r, c] (and b[c], the row of ones) move Z[:, c]
     nudges = (steps[:, None, None] * U)[:, :, None, :]  # (S, R, 1, n)
     ZT = base.ZT[layer]
     d_out = len(ZT)
@@ -464,7 +463,7 @@ def _layer_loss_changes(mlp: MLP, base: _Transposed, layer: int, steps: np.ndarr
         if layer == last:
             change[:, :, cols] = _loss_change(mlp, base, Zc, cols)
             continue
-        dA = mlp.hidden.forward(Zc) - base.AT[layer + 1][cols]
+        dA = mlp.hidden.forward(Zc) - base.X1T[layer + 1][cols]
         Z_next = dA[..., None, :] * base.weights[layer + 1][0][cols][:, :, None]  # (S, R, C, d, n)
         Z_next += base.ZT[layer + 1]
         change[:, :, cols], more = _forward_rest(mlp, base, layer + 1, Z_next, kinked)
@@ -556,7 +555,7 @@ def check_mlp(mlp: MLP, params: np.ndarray, X: np.ndarray, Y: np.ndarray, eps: f
     params: (P,), X: (n, d0), Y: (n, d(L)). Entries next to a ReLU kink: one-sided or skipped.
     """
     base = _base_pass(mlp, params, X, Y)
-    changes, crossed = _layered_loss_changes(mlp, _transposed(base, X, Y), [eps, -eps])
+    changes, crossed = _layered_loss_changes(mlp, _transposed(base, Y), [eps, -eps])
     numerical = (changes[0] - changes[1]) / (2.0 * eps)
     kinks, skipped = _redo_kinks(mlp, base, params, X, Y, lambda j: np.eye(1, mlp.layout.size, j)[0], numerical,
                                  crossed.any(axis=0), eps)
@@ -579,7 +578,7 @@ def check_mlp_complex(mlp: MLP, params: np.ndarray, X: np.ndarray, Y: np.ndarray
     """
     _require_smooth(mlp)
     base = _base_pass(mlp, params, X, Y)
-    changes, _ = _layered_loss_changes(mlp, _transposed(base, X, Y), [1j * h])
+    changes, _ = _layered_loss_changes(mlp, _transposed(base, Y), [1j * h])
     return compare("MLP", base.grad, changes[0].imag / h, method="complex",
                    names=mlp.layout.describe, tolerances=tolerances)
 
